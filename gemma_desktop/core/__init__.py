@@ -1,0 +1,1 @@
+"""Core logic of Gemma Desktop; pure Python, never imports Qt."""

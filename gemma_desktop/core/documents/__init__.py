@@ -1,0 +1,1 @@
+"""Readers that turn user documents into text the model can read."""
