@@ -1,0 +1,208 @@
+"""Headless commands on the same core as the window: ask and models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gemma_desktop.core.errors import UserError
+
+DEFAULT_CTX = 8192
+DEFAULT_MAX_TOKENS = 1024
+
+
+def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # SUPPRESS keeps a subcommand's missing --basedir from overwriting the top-level one.
+    parser.add_argument(
+        "--basedir",
+        metavar="DIR",
+        default=None if top else argparse.SUPPRESS,
+        help="data folder (default: $GEMMA_DESKTOP_HOME or the OS data folder)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: no command opens the window."""
+    parser = argparse.ArgumentParser(
+        prog="gemma-desktop",
+        description="Chat with local Gemma models about your documents, offline.",
+    )
+    _add_common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer one prompt and stream it to stdout")
+    _add_common(ask, top=False)
+    ask.add_argument("prompt", metavar="PROMPT", help="the question or instruction")
+    ask.add_argument("--model", metavar="NAME_OR_PATH", help="installed model name or a GGUF path")
+    ask.add_argument(
+        "--attach", metavar="FILE", action="append", default=[], help="a PDF or text file"
+    )
+    ask.add_argument("--password", metavar="TEXT", help="password for encrypted PDFs")
+    ask.add_argument("--system", metavar="TEXT", default="", help="system prompt")
+    ask.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N")
+    ask.add_argument(
+        "--ctx", type=int, default=DEFAULT_CTX, metavar="N",
+        help=f"context window in tokens (default {DEFAULT_CTX}, capped at the model's maximum)",
+    )
+    ask.add_argument("--temperature", type=float, default=None, metavar="T")
+    ask.add_argument("--seed", type=int, default=None, metavar="N")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ask.add_argument(
+        "--dry-run", action="store_true", help="print the exact prompt and its token count only"
+    )
+
+    models = commands.add_parser("models", help="list the installed models")
+    _add_common(models, top=False)
+    models.add_argument("--json", action="store_true")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command; a UserError becomes one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "ask":
+            return _ask(args)
+        if args.command == "models":
+            return _models(args)
+    except UserError as exc:
+        print(f"gemma-desktop: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gemma-desktop: interrupted", file=sys.stderr)
+        return 130
+    raise AssertionError(f"unknown command {args.command}")
+
+
+def _validate_numbers(args: argparse.Namespace) -> None:
+    if args.max_tokens < 1:
+        raise UserError("--max-tokens must be at least 1.")
+    if args.ctx < 256:
+        raise UserError("--ctx must be at least 256 tokens.")
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from gemma_desktop.core.conversation import StoredTurn, TurnAttachment, build_messages, check_fit
+    from gemma_desktop.core.documents.loader import load_document
+    from gemma_desktop.core.documents.render import render_document
+    from gemma_desktop.core.engine import Engine
+    from gemma_desktop.core.models import ModelRegistry
+    from gemma_desktop.core.paths import resolve_paths
+
+    _validate_numbers(args)
+    paths = resolve_paths(args.basedir).ensure()
+    registry = ModelRegistry(paths)
+    entry = registry.resolve(args.model) if args.model else registry.default_model()
+    documents = [load_document(Path(p), password=args.password) for p in args.attach]
+
+    engine = Engine()
+    try:
+        info = engine.load(entry.path, args.ctx).result()
+        attachments: list[TurnAttachment] = []
+        reports: list[dict[str, Any]] = []
+        for doc in documents:
+            tokens = engine.count_tokens(render_document(doc)).result()
+            attachments.append(TurnAttachment(doc.name, doc.kind, doc.pages, doc.text, tokens))
+            reports.append(
+                {"path": str(doc.path), "kind": doc.kind, "pages": doc.pages, "tokens": tokens,
+                 "warnings": list(doc.warnings)}
+            )
+            for warning in doc.warnings:
+                print(f"gemma-desktop: {doc.name}: {warning}", file=sys.stderr)
+        messages = build_messages(args.system, [StoredTurn("user", args.prompt, tuple(attachments))])
+        rendered, prompt_tokens = engine.render(messages).result()
+        if args.dry_run:
+            if args.json:
+                print(json.dumps({"model": info.name, "n_ctx": info.n_ctx,
+                                  "prompt": rendered.text, "prompt_tokens": prompt_tokens,
+                                  "prompt_format": rendered.format_name,
+                                  "attachments": reports}, ensure_ascii=False))
+            else:
+                sys.stdout.write(rendered.text)
+                sys.stdout.flush()
+                print(f"\n[{prompt_tokens} tokens, format {rendered.format_name}, "
+                      f"n_ctx {info.n_ctx}]", file=sys.stderr)
+            return 0
+        check_fit(prompt_tokens, info.n_ctx, args.max_tokens,
+                  {a.name: a.tokens for a in attachments})
+        sampling = info.sampling
+        if args.temperature is not None:
+            sampling = replace(sampling, temperature=args.temperature)
+        if args.seed is not None:
+            sampling = replace(sampling, seed=args.seed)
+
+        def write(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        started = time.perf_counter()
+        future = engine.generate(rendered, max_tokens=args.max_tokens, sampling=sampling,
+                                 on_token=None if args.json else write)
+        try:
+            result = future.result()
+        except KeyboardInterrupt:
+            engine.stop()
+            result = future.result()
+        if args.json:
+            print(json.dumps({
+                "model": info.name,
+                "model_path": str(info.path),
+                "n_ctx": info.n_ctx,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "ttft_s": round(result.ttft_s, 4),
+                "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
+                "prompt_eval_s": round(result.prompt_eval_s, 4),
+                "total_s": round(time.perf_counter() - started, 4),
+                "finish_reason": result.finish_reason,
+                "answer": result.text,
+                "attachments": reports,
+            }, ensure_ascii=False))
+        else:
+            sys.stdout.write("\n")
+            if result.finish_reason == "length":
+                print(f"gemma-desktop: stopped at --max-tokens {args.max_tokens}", file=sys.stderr)
+        return 0
+    finally:
+        engine.shutdown()
+
+
+def _models(args: argparse.Namespace) -> int:
+    from gemma_desktop.core.models import ModelRegistry
+    from gemma_desktop.core.paths import resolve_paths
+
+    paths = resolve_paths(args.basedir).ensure()
+    registry = ModelRegistry(paths)
+    entries = registry.list()
+    rows = [
+        {"id": e.id, "name": e.display_name, "path": str(e.path), "source": e.source,
+         "size_bytes": e.size_bytes, "context_length": e.context_length,
+         "quantization": e.quantization, "available": e.available}
+        for e in entries
+    ]
+    starter_listed = any(e.source == "starter" for e in entries)
+    if not starter_listed and registry.starter_available():
+        rows.append({"id": "gemma-3-270m-starter",
+                     "name": "Gemma 3 270M starter (base model, for trying the app offline)",
+                     "path": None, "source": "starter", "size_bytes": None,
+                     "context_length": 32768, "quantization": "Q4_K_M",
+                     "available": True, "note": "assembled on first use"})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("No models installed. Open a GGUF in the app, or run with --model PATH.")
+        return 0
+    for row in rows:
+        size = f"{row['size_bytes'] / 1e6:,.0f} MB" if row["size_bytes"] else "-"
+        state = "" if row["available"] else "  [file missing]"
+        note = f"  ({row['note']})" if row.get("note") else ""
+        print(f"{row['id']:<32} {size:>10}  {row['name']}{state}{note}")
+    return 0

@@ -1,0 +1,97 @@
+"""Turn stored history and attachments into model turns, and check they fit before sending."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gemma_desktop.core.chat import ChatMessage, Role
+from gemma_desktop.core.errors import ContextOverflowError
+
+# Room kept free for the answer when deciding whether a prompt fits.
+DEFAULT_ANSWER_RESERVE = 512
+
+
+@dataclass(frozen=True)
+class TurnAttachment:
+    """The part of an attachment the prompt needs."""
+
+    name: str
+    kind: str
+    pages: int
+    text: str
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """The part of a stored message the prompt needs."""
+
+    role: Role
+    content: str
+    attachments: tuple[TurnAttachment, ...] = ()
+    failed: bool = False
+
+
+def render_attachment(attachment: TurnAttachment) -> str:
+    """An attachment as the model reads it, documents before the question."""
+    from gemma_desktop.core.documents.model import Document
+    from gemma_desktop.core.documents.render import render_document
+
+    doc = Document(
+        path=Path(attachment.name),
+        kind=attachment.kind,  # type: ignore[arg-type]
+        name=attachment.name,
+        pages=attachment.pages,
+        text=attachment.text,
+        content_hash="",
+        warnings=[],
+    )
+    return render_document(doc)
+
+
+def build_messages(system_prompt: str, turns: Sequence[StoredTurn]) -> list[ChatMessage]:
+    """Model turns from stored ones: attachments folded in, failed empty replies left out."""
+    messages: list[ChatMessage] = []
+    if system_prompt.strip():
+        messages.append(ChatMessage("system", system_prompt.strip()))
+    for turn in turns:
+        if turn.failed and not turn.content.strip():
+            continue
+        content = turn.content
+        if turn.attachments:
+            documents = "\n\n".join(render_attachment(a) for a in turn.attachments)
+            content = f"{documents}\n\n{content}" if content else documents
+        messages.append(ChatMessage(turn.role, content))
+    return messages
+
+
+def answer_reserve(max_tokens: int, n_ctx: int) -> int:
+    """Tokens to keep free for the answer: the limit asked for, within reason."""
+    return max(1, min(max_tokens, DEFAULT_ANSWER_RESERVE, n_ctx // 4))
+
+
+def check_fit(
+    prompt_tokens: int,
+    n_ctx: int,
+    max_tokens: int,
+    attachment_tokens: Mapping[str, int] | None = None,
+) -> None:
+    """Raise ContextOverflowError, saying what takes the room, when the prompt cannot fit."""
+    reserve = answer_reserve(max_tokens, n_ctx)
+    if prompt_tokens + reserve <= n_ctx:
+        return
+    parts = ""
+    if attachment_tokens:
+        listed = ", ".join(f"{name} {count:,}" for name, count in attachment_tokens.items())
+        parts = f" (attachments: {listed})"
+    raise ContextOverflowError(
+        f"This message does not fit: the conversation needs {prompt_tokens:,} tokens{parts}, "
+        f"and the context window holds {n_ctx:,} with {reserve:,} kept for the answer. "
+        "Nothing was sent and nothing was cut.",
+        hint="Remove an attachment, start a new conversation, or load the model with a larger "
+        "context (Settings, or --ctx).",
+        needed=prompt_tokens + reserve,
+        n_ctx=n_ctx,
+    )
