@@ -20,8 +20,9 @@ def bare_run(llm, tokens: list[int], n: int, seed: int) -> float:  # type: ignor
     llm.reset()
     llm.set_seed(seed)
     times: list[float] = []
-    for token in llm.generate(tokens, top_k=64, top_p=0.95, min_p=0.0, temp=1.0,
-                              repeat_penalty=1.0, reset=True):
+    for token in llm.generate(
+        tokens, top_k=64, top_p=0.95, min_p=0.0, temp=1.0, repeat_penalty=1.0, reset=True
+    ):
         llm.detokenize([token])
         times.append(time.perf_counter())
         if len(times) >= n or token == llm.token_eos():
@@ -40,9 +41,16 @@ def main() -> int:
     threads = physical_cores()
     engine = Engine(n_threads=threads)
     engine.load(model, 8192).result()
-    llm = llama_cpp.Llama(model_path=str(model), n_ctx=8192, n_batch=512, n_ubatch=512,
-                          n_threads=threads, n_threads_batch=threads, swa_full=False,
-                          verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=str(model),
+        n_ctx=8192,
+        n_batch=512,
+        n_ubatch=512,
+        n_threads=threads,
+        n_threads_batch=threads,
+        swa_full=False,
+        verbose=False,
+    )
     rendered, _ = engine.render([ChatMessage("user", PROMPT)]).result()
     tokens = engine.tokenize_prompt(rendered).result()
     app_rates: list[float] = []
@@ -54,7 +62,9 @@ def main() -> int:
         order = ("app", "bare") if round_ % 2 == 0 else ("bare", "app")
         for which in order:
             if which == "app":
-                result = engine.generate(rendered, max_tokens=args.tokens, sampling=sampling).result()
+                result = engine.generate(
+                    rendered, max_tokens=args.tokens, sampling=sampling
+                ).result()
                 app_rates.append(result.decode_tokens_per_s)
             else:
                 bare_rates.append(bare_run(llm, tokens, args.tokens, seed))
@@ -64,8 +74,11 @@ def main() -> int:
     print(summary("app engine", app_rates, "tok/s"))
     print(summary("bare llama-cpp-python", bare_rates, "tok/s"))
     ratio = statistics.median(app_rates) / statistics.median(bare_rates)
-    print(f"ratio app/bare (medians): {ratio:.3f}  per-round: "
-          + ", ".join(f"{r:.3f}" for r in ratios) + "  target >= 0.97")
+    print(
+        f"ratio app/bare (medians): {ratio:.3f}  per-round: "
+        + ", ".join(f"{r:.3f}" for r in ratios)
+        + "  target >= 0.97"
+    )
     return 0
 
 

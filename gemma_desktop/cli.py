@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gemma_desktop.core.errors import UserError
+from gemma_desktop.core.errors import PasswordRequiredError, UserError
 
 DEFAULT_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--system", metavar="TEXT", default="", help="system prompt")
     ask.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N")
     ask.add_argument(
-        "--ctx", type=int, default=DEFAULT_CTX, metavar="N",
+        "--ctx",
+        type=int,
+        default=DEFAULT_CTX,
+        metavar="N",
         help=f"context window in tokens (default {DEFAULT_CTX}, capped at the model's maximum)",
     )
     ask.add_argument("--temperature", type=float, default=None, metavar="T")
@@ -70,6 +73,14 @@ def run_command(args: argparse.Namespace) -> int:
             return _ask(args)
         if args.command == "models":
             return _models(args)
+    except PasswordRequiredError as exc:
+        action = (
+            "the password given with --password is wrong"
+            if exc.wrong
+            else ("pass its password with --password")
+        )
+        print(f"gemma-desktop: error: {exc.message} ({action})", file=sys.stderr)
+        return 2
     except UserError as exc:
         print(f"gemma-desktop: error: {exc}", file=sys.stderr)
         return 2
@@ -89,7 +100,12 @@ def _validate_numbers(args: argparse.Namespace) -> None:
 def _ask(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from gemma_desktop.core.conversation import StoredTurn, TurnAttachment, build_messages, check_fit
+    from gemma_desktop.core.conversation import (
+        StoredTurn,
+        TurnAttachment,
+        build_messages,
+        check_fit,
+    )
     from gemma_desktop.core.documents.loader import load_document
     from gemma_desktop.core.documents.render import render_document
     from gemma_desktop.core.engine import Engine
@@ -111,27 +127,47 @@ def _ask(args: argparse.Namespace) -> int:
             tokens = engine.count_tokens(render_document(doc)).result()
             attachments.append(TurnAttachment(doc.name, doc.kind, doc.pages, doc.text, tokens))
             reports.append(
-                {"path": str(doc.path), "kind": doc.kind, "pages": doc.pages, "tokens": tokens,
-                 "warnings": list(doc.warnings)}
+                {
+                    "path": str(doc.path),
+                    "kind": doc.kind,
+                    "pages": doc.pages,
+                    "tokens": tokens,
+                    "warnings": list(doc.warnings),
+                }
             )
             for warning in doc.warnings:
                 print(f"gemma-desktop: {doc.name}: {warning}", file=sys.stderr)
-        messages = build_messages(args.system, [StoredTurn("user", args.prompt, tuple(attachments))])
+        messages = build_messages(
+            args.system, [StoredTurn("user", args.prompt, tuple(attachments))]
+        )
         rendered, prompt_tokens = engine.render(messages).result()
         if args.dry_run:
             if args.json:
-                print(json.dumps({"model": info.name, "n_ctx": info.n_ctx,
-                                  "prompt": rendered.text, "prompt_tokens": prompt_tokens,
-                                  "prompt_format": rendered.format_name,
-                                  "attachments": reports}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "model": info.name,
+                            "n_ctx": info.n_ctx,
+                            "prompt": rendered.text,
+                            "prompt_tokens": prompt_tokens,
+                            "prompt_format": rendered.format_name,
+                            "attachments": reports,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
             else:
                 sys.stdout.write(rendered.text)
                 sys.stdout.flush()
-                print(f"\n[{prompt_tokens} tokens, format {rendered.format_name}, "
-                      f"n_ctx {info.n_ctx}]", file=sys.stderr)
+                print(
+                    f"\n[{prompt_tokens} tokens, format {rendered.format_name}, "
+                    f"n_ctx {info.n_ctx}]",
+                    file=sys.stderr,
+                )
             return 0
-        check_fit(prompt_tokens, info.n_ctx, args.max_tokens,
-                  {a.name: a.tokens for a in attachments})
+        check_fit(
+            prompt_tokens, info.n_ctx, args.max_tokens, {a.name: a.tokens for a in attachments}
+        )
         sampling = info.sampling
         if args.temperature is not None:
             sampling = replace(sampling, temperature=args.temperature)
@@ -143,28 +179,37 @@ def _ask(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
         started = time.perf_counter()
-        future = engine.generate(rendered, max_tokens=args.max_tokens, sampling=sampling,
-                                 on_token=None if args.json else write)
+        future = engine.generate(
+            rendered,
+            max_tokens=args.max_tokens,
+            sampling=sampling,
+            on_token=None if args.json else write,
+        )
         try:
             result = future.result()
         except KeyboardInterrupt:
             engine.stop()
             result = future.result()
         if args.json:
-            print(json.dumps({
-                "model": info.name,
-                "model_path": str(info.path),
-                "n_ctx": info.n_ctx,
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "ttft_s": round(result.ttft_s, 4),
-                "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
-                "prompt_eval_s": round(result.prompt_eval_s, 4),
-                "total_s": round(time.perf_counter() - started, 4),
-                "finish_reason": result.finish_reason,
-                "answer": result.text,
-                "attachments": reports,
-            }, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "model": info.name,
+                        "model_path": str(info.path),
+                        "n_ctx": info.n_ctx,
+                        "prompt_tokens": result.prompt_tokens,
+                        "completion_tokens": result.completion_tokens,
+                        "ttft_s": round(result.ttft_s, 4),
+                        "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
+                        "prompt_eval_s": round(result.prompt_eval_s, 4),
+                        "total_s": round(time.perf_counter() - started, 4),
+                        "finish_reason": result.finish_reason,
+                        "answer": result.text,
+                        "attachments": reports,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             sys.stdout.write("\n")
             if result.finish_reason == "length":
@@ -182,18 +227,33 @@ def _models(args: argparse.Namespace) -> int:
     registry = ModelRegistry(paths)
     entries = registry.list()
     rows = [
-        {"id": e.id, "name": e.display_name, "path": str(e.path), "source": e.source,
-         "size_bytes": e.size_bytes, "context_length": e.context_length,
-         "quantization": e.quantization, "available": e.available}
+        {
+            "id": e.id,
+            "name": e.display_name,
+            "path": str(e.path),
+            "source": e.source,
+            "size_bytes": e.size_bytes,
+            "context_length": e.context_length,
+            "quantization": e.quantization,
+            "available": e.available,
+        }
         for e in entries
     ]
     starter_listed = any(e.source == "starter" for e in entries)
     if not starter_listed and registry.starter_available():
-        rows.append({"id": "gemma-3-270m-starter",
-                     "name": "Gemma 3 270M starter (base model, for trying the app offline)",
-                     "path": None, "source": "starter", "size_bytes": None,
-                     "context_length": 32768, "quantization": "Q4_K_M",
-                     "available": True, "note": "assembled on first use"})
+        rows.append(
+            {
+                "id": "gemma-3-270m-starter",
+                "name": "Gemma 3 270M starter (base model, for trying the app offline)",
+                "path": None,
+                "source": "starter",
+                "size_bytes": None,
+                "context_length": 32768,
+                "quantization": "Q4_K_M",
+                "available": True,
+                "note": "assembled on first use",
+            }
+        )
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0

@@ -197,8 +197,11 @@ class Engine:
         self._llm = llm
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         self._vocab = vocab
-        texts = TokenTexts(bos=self._token_text(llm.token_bos()), eos=self._token_text(llm.token_eos()))
-        self._format = choose_format(gguf.architecture, gguf.chat_template, texts)
+        texts = TokenTexts(
+            bos=self._token_text(llm.token_bos()), eos=self._token_text(llm.token_eos())
+        )
+        architecture = gguf.architecture or "unknown"
+        self._format = choose_format(architecture, gguf.chat_template, texts)
         self._install_abort_callback()
         stop_ids = set()
         for text in self._format.stop_texts:
@@ -208,7 +211,7 @@ class Engine:
         self._info = ModelInfo(
             path=path,
             name=gguf.name,
-            architecture=gguf.architecture,
+            architecture=architecture,
             n_ctx=llm.n_ctx(),
             n_ctx_train=n_ctx_train,
             n_threads=self.n_threads,
@@ -309,6 +312,7 @@ class Engine:
         on_prompt_progress: ProgressCallback | None = None,
     ) -> Future[GenerationResult]:
         """Stream one model turn; `on_token` gets text pieces on the engine thread."""
+
         # A Stop pressed before this job starts belongs to the previous one.
         def job() -> GenerationResult:
             self._cancel.clear()
@@ -361,8 +365,8 @@ class Engine:
         llm = self._require()
         assert self._format is not None and self._info is not None
         started = time.perf_counter()
-        rendered = messages if isinstance(messages, RenderedPrompt) else self._format.render(
-            messages
+        rendered = (
+            messages if isinstance(messages, RenderedPrompt) else self._format.render(messages)
         )
         tokens = self._tokenize_prompt(rendered)
         n_ctx = self._info.n_ctx
@@ -384,7 +388,10 @@ class Engine:
             llm.n_tokens = reused
         pending = tokens[reused:]
         result = GenerationResult(
-            text="", finish_reason="stop", prompt_tokens=len(tokens), completion_tokens=0,
+            text="",
+            finish_reason="stop",
+            prompt_tokens=len(tokens),
+            completion_tokens=0,
             reused_tokens=reused,
         )
         try:

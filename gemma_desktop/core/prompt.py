@@ -188,8 +188,9 @@ class JinjaFormat(PromptFormat):
         self._tokens = tokens
         self.source = template
 
-    def _render_text(self, turns: Sequence[dict[str, Any]], add_generation_prompt: bool,
-                     extra: dict[str, Any]) -> str:
+    def _render_text(
+        self, turns: Sequence[dict[str, Any]], add_generation_prompt: bool, extra: dict[str, Any]
+    ) -> str:
         import jinja2
 
         try:
@@ -273,9 +274,7 @@ def _merge(segments: Sequence[PromptSegment]) -> tuple[PromptSegment, ...]:
     return tuple(merged)
 
 
-def choose_format(
-    architecture: str, chat_template: str | None, tokens: TokenTexts
-) -> PromptFormat:
+def choose_format(architecture: str, chat_template: str | None, tokens: TokenTexts) -> PromptFormat:
     """The GGUF's template when it has one, else the right format for its architecture."""
     if chat_template and chat_template.strip():
         return JinjaFormat(chat_template, tokens)

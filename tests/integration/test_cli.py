@@ -21,7 +21,10 @@ def run(basedir: Path, *args: str, timeout: float = 300) -> subprocess.Completed
     env = {k: v for k, v in os.environ.items() if k != "GEMMA_DESKTOP_HOME"}
     return subprocess.run(
         [sys.executable, "-m", "gemma_desktop", *args, "--basedir", str(basedir)],
-        capture_output=True, text=True, timeout=timeout, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -38,8 +41,17 @@ def test_ask_json_reports_everything(home: Path) -> None:
     proc = run(home, "ask", "--max-tokens", "16", "--json", "Name a colour.")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    for key in ("model", "n_ctx", "prompt_tokens", "completion_tokens", "ttft_s",
-                "decode_tokens_per_s", "finish_reason", "answer", "attachments"):
+    for key in (
+        "model",
+        "n_ctx",
+        "prompt_tokens",
+        "completion_tokens",
+        "ttft_s",
+        "decode_tokens_per_s",
+        "finish_reason",
+        "answer",
+        "attachments",
+    ):
         assert key in data
     assert data["n_ctx"] == 8192
     assert 0 < data["completion_tokens"] <= 16
@@ -63,13 +75,17 @@ def test_pdf_question_end_to_end(home: Path) -> None:
     assert prompt["prompt"].index("[page 1]") < prompt["prompt"].index("What is on page 2?")
     doc_tokens = prompt["attachments"][0]["tokens"]
     assert prompt["prompt_tokens"] > doc_tokens > 500
-    proc = run(home, "ask", "--attach", str(pdf), "--max-tokens", "8", "--json", "What is on page 2?")
+    proc = run(
+        home, "ask", "--attach", str(pdf), "--max-tokens", "8", "--json", "What is on page 2?"
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["prompt_tokens"] == prompt["prompt_tokens"]
     attachment = data["attachments"][0]
     assert attachment["kind"] == "pdf" and attachment["pages"] == 4
-    assert attachment["tokens"] == doc_tokens and attachment["path"].endswith("sf_pdflatex-4-pages.pdf")
+    assert attachment["tokens"] == doc_tokens and attachment["path"].endswith(
+        "sf_pdflatex-4-pages.pdf"
+    )
 
 
 def test_dry_run_prints_the_exact_prompt(home: Path) -> None:
@@ -122,8 +138,17 @@ def test_damaged_model_file_is_a_clear_error(home: Path, tmp_path: Path) -> None
 
 def test_encrypted_pdf_with_password(home: Path) -> None:
     pdf = PDF / "sf_libreoffice-writer-password.pdf"
-    proc = run(home, "ask", "--attach", str(pdf), "--password", "openpassword", "--dry-run",
-               "--json", "Summarise")
+    proc = run(
+        home,
+        "ask",
+        "--attach",
+        str(pdf),
+        "--password",
+        "openpassword",
+        "--dry-run",
+        "--json",
+        "Summarise",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "[page 1]" in json.loads(proc.stdout)["prompt"]
 
@@ -132,5 +157,6 @@ def test_models_lists_the_starter(home: Path) -> None:
     proc = run(home, "models", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    assert any(r["name"] == "Gemma 3 270M starter (base model, for trying the app offline)"
-               for r in rows)
+    assert any(
+        r["name"] == "Gemma 3 270M starter (base model, for trying the app offline)" for r in rows
+    )

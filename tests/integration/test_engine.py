@@ -85,9 +85,7 @@ def test_control_tokens_typed_by_the_user_stay_text(engine: Engine) -> None:
 
 def test_long_tokens_are_not_dropped_when_detokenizing(engine: Engine) -> None:
     text = "Hello পাকিস্তানের world"
-    tokens = engine.tokenize_prompt(
-        engine.render([ChatMessage("user", text)]).result()[0]
-    ).result()
+    tokens = engine.tokenize_prompt(engine.render([ChatMessage("user", text)]).result()[0]).result()
     assert text in engine.detokenize(tokens).result()
 
 
@@ -102,7 +100,8 @@ def test_stop_while_generating_is_fast(engine: Engine) -> None:
 
     future = engine.generate(
         [ChatMessage("user", "Tell a very long story about a lighthouse.")],
-        max_tokens=4000, on_token=on_token,
+        max_tokens=4000,
+        on_token=on_token,
     )
     assert seen.wait(60)
     time.sleep(0.3)  # let it stream for a while
@@ -120,7 +119,9 @@ def test_stop_during_a_long_prompt_is_fast_and_model_stays_usable(
 ) -> None:
     long_prompt = [ChatMessage("user", FILLER * 120 + "\nSummarise.")]
     progress: list[tuple[int, int]] = []
-    future = engine.generate(long_prompt, max_tokens=8, on_prompt_progress=lambda d, t: progress.append((d, t)))
+    future = engine.generate(
+        long_prompt, max_tokens=8, on_prompt_progress=lambda d, t: progress.append((d, t))
+    )
     deadline = time.monotonic() + 60
     while not progress and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -152,7 +153,8 @@ def test_guard_refuses_stale_sliding_window_reuse(engine: Engine, starter_model_
     shared = FILLER * 40  # ~1,000 tokens
     engine.generate(
         [ChatMessage("user", shared + FILLER * 30 + "\nWhat happened first?")],
-        max_tokens=4, sampling=GREEDY,
+        max_tokens=4,
+        sampling=GREEDY,
     ).result(timeout=300)
     diverging = [ChatMessage("user", shared + "\nThe old lighthouse keeper")]
     result = engine.generate(diverging, max_tokens=24, sampling=GREEDY).result(timeout=300)
@@ -175,10 +177,27 @@ def test_new_conversation_after_a_long_one_matches_a_fresh_process(
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "gemma_desktop", "ask", "--model", str(starter_model_path),
-         "--temperature", "0", "--max-tokens", "32", "--json", "The old lighthouse keeper"],
-        capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "GEMMA_DESKTOP_HOME": str(starter_model_path.parent / "home")},
+        [
+            sys.executable,
+            "-m",
+            "gemma_desktop",
+            "ask",
+            "--model",
+            str(starter_model_path),
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "32",
+            "--json",
+            "The old lighthouse keeper",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **__import__("os").environ,
+            "GEMMA_DESKTOP_HOME": str(starter_model_path.parent / "home"),
+        },
     )
     assert proc.returncode == 0, proc.stderr
     assert result.text == json.loads(proc.stdout)["answer"]
