@@ -95,11 +95,11 @@ class Gemma3Format(PromptFormat):
         segments: list[PromptSegment] = [PromptSegment(self._bos, True)]
         for index, message in enumerate(turns):
             role = "model" if message.role == "assistant" else "user"
-            content = message.content
+            content = message.content.strip()
             if index == 0 and system and role == "user":
-                content = f"{system}\n\n{content}"
+                content = f"{system.strip()}\n\n{content}"
             segments.append(PromptSegment(f"<start_of_turn>{role}\n", True))
-            segments.append(PromptSegment(content.strip(), False))
+            segments.append(PromptSegment(content, False))
             segments.append(PromptSegment("<end_of_turn>\n", True))
         if turns and turns[0].role != "user" and system:
             # A conversation that starts with the model still needs the system text somewhere.
