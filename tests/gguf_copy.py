@@ -1,4 +1,4 @@
-"""Test helper: copy a GGUF with some metadata changed (llama.cpp's own gguf package does the I/O)."""
+"""Test helper: copy a GGUF with some metadata changed, using llama.cpp's gguf package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 
 def copy_gguf(src: Path, dst: Path, changes: dict[str, Any], remove: tuple[str, ...] = ()) -> Path:
-    """Write dst = src with `changes` (strings, ints, floats, bools) set and `remove` keys dropped."""
+    """Write dst = src with `changes` set (str, int, float, bool) and `remove` keys dropped."""
     from gguf import GGUFReader, GGUFValueType, GGUFWriter
 
     reader = GGUFReader(str(src))
