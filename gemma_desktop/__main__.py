@@ -9,11 +9,12 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch to the GUI or a command; user errors exit non-zero with one line, no traceback."""
     from gemma_desktop.cli import build_parser, run_command
 
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
     if args.command is None:
         from gemma_desktop.app import run_gui
 
-        return run_gui(args.basedir, [sys.argv[0]])
+        return run_gui(args.basedir, ["gemma-desktop", *argv])
     return run_command(args)
 
 

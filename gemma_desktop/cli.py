@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with local Gemma models about your documents, offline.",
     )
     _add_common(parser, top=True)
+    parser.add_argument(
+        "--theme", choices=("system", "light", "dark"), default="system",
+        help="window colours (default: follow the system)",
+    )
+    parser.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="answer one prompt and stream it to stdout")
