@@ -1,0 +1,1 @@
+"""Style sheets and icons drawn for Gemma Desktop (SVG), loaded with importlib.resources."""

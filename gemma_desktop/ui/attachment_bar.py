@@ -1,0 +1,130 @@
+"""Chips above the composer for pending attachments: name, pages and tokens, state, remove."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from gemma_desktop.ui.attachments import PendingAttachment
+
+_SPINNER = "◐◓◑◒"
+
+
+class AttachmentChip(QFrame):
+    """One pending document; red with the reason when it cannot be sent.
+
+    Threading: GUI thread only. Signals: `remove_requested(int)` with the item's key.
+    """
+
+    remove_requested = Signal(int)
+
+    def __init__(self, item: PendingAttachment, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = item.key
+        self.setObjectName("Chip")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 4, 6)
+        layout.setSpacing(8)
+        self.icon = QLabel()
+        layout.addWidget(self.icon)
+        text = QVBoxLayout()
+        text.setSpacing(0)
+        self.name_label = QLabel(item.name)
+        self.name_label.setObjectName("ChipName")
+        self.detail_label = QLabel()
+        self.detail_label.setObjectName("ChipDetail")
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setMaximumWidth(360)
+        text.addWidget(self.name_label)
+        text.addWidget(self.detail_label)
+        layout.addLayout(text)
+        close = QToolButton()
+        close.setText("×")
+        close.setProperty("flat", True)
+        close.setToolTip("Remove this attachment")
+        close.clicked.connect(lambda: self.remove_requested.emit(self.key))
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._frame = 0
+        self.update_from(item)
+
+    def update_from(self, item: PendingAttachment) -> None:
+        """Show the item's current state."""
+        self.setProperty("state", item.state)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        for child in (self.detail_label, self.name_label):
+            child.style().unpolish(child)
+            child.style().polish(child)
+        self.detail_label.setText(item.detail)
+        busy = item.state in ("reading", "counting")
+        self.icon.setText(_SPINNER[self._frame % 4] if busy else ("⚠" if item.state == "failed"
+                                                                  else "📄"))
+        tips = [str(item.path)]
+        if item.document is not None and item.document.warnings:
+            tips += ["", *item.document.warnings]
+            self.detail_label.setText(item.detail + "  ⓘ")
+        if item.state == "failed":
+            tips += ["", "Not sent: " + item.error]
+        self.setToolTip("\n".join(tips))
+
+    def tick(self, item: PendingAttachment) -> None:
+        """Advance the spinner (and the page count) while reading."""
+        self._frame += 1
+        self.update_from(item)
+
+
+class AttachmentBar(QWidget):
+    """A row of AttachmentChips mirroring the AttachmentManager's items.
+
+    Threading: GUI thread only. Signals: `remove_requested(int)`.
+    """
+
+    remove_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(8)
+        self._layout.addStretch(1)
+        self._chips: dict[int, AttachmentChip] = {}
+        self._items: list[PendingAttachment] = []
+        self._spin = QTimer(self)
+        self._spin.setInterval(150)
+        self._spin.timeout.connect(self._on_spin)
+        self.hide()
+
+    def chips(self) -> list[AttachmentChip]:
+        """The chips in order."""
+        return [self._chips[i.key] for i in self._items if i.key in self._chips]
+
+    def set_items(self, items: list[PendingAttachment]) -> None:
+        """Add, update and remove chips to match `items`."""
+        keys = {i.key for i in items}
+        for key in [k for k in self._chips if k not in keys]:
+            chip = self._chips.pop(key)
+            self._layout.removeWidget(chip)
+            chip.deleteLater()
+        for item in items:
+            chip = self._chips.get(item.key)
+            if chip is None:
+                chip = AttachmentChip(item)
+                chip.remove_requested.connect(self.remove_requested)
+                self._chips[item.key] = chip
+                self._layout.insertWidget(self._layout.count() - 1, chip)
+            else:
+                chip.update_from(item)
+        self._items = list(items)
+        self.setVisible(bool(items))
+        busy = any(i.state in ("reading", "counting") for i in items)
+        if busy and not self._spin.isActive():
+            self._spin.start()
+        elif not busy:
+            self._spin.stop()
+
+    @Slot()
+    def _on_spin(self) -> None:
+        for item in self._items:
+            chip = self._chips.get(item.key)
+            if chip is not None and item.state in ("reading", "counting"):
+                chip.tick(item)

@@ -1,0 +1,198 @@
+"""Pending attachments: read documents in a worker, count their tokens, ask for passwords."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from PySide6.QtCore import QObject, Signal
+
+from gemma_desktop.core.conversation import TurnAttachment
+from gemma_desktop.core.errors import NoModelLoadedError, PasswordRequiredError, UserError
+from gemma_desktop.ui.workers import TaskRunner
+
+State = Literal["reading", "counting", "ready", "failed"]
+# Asks the user for a PDF's password: (file name, last one was wrong) -> password or None.
+PasswordPrompt = Callable[[str, bool], "str | None"]
+
+
+@dataclass
+class PendingAttachment:
+    """A document dropped or chosen for the next message, in one of four states."""
+
+    key: int
+    path: Path
+    name: str
+    state: State = "reading"
+    document: Any = None  # core.documents.model.Document once read
+    tokens: int | None = None
+    error: str = ""
+    progress: tuple[int, int] = (0, 0)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def detail(self) -> str:
+        """The chip's second line: '12 pages · 8,431 tokens', 'Reading…' or the error."""
+        if self.state == "failed":
+            return self.error
+        if self.state == "reading":
+            done, total = self.progress
+            return f"Reading… page {done} of {total}" if total else "Reading…"
+        parts = []
+        if self.document is not None and self.document.pages:
+            pages = self.document.pages
+            parts.append(f"{pages} page" + ("" if pages == 1 else "s"))
+        if self.tokens is None:
+            parts.append("counting tokens…" if self.state == "counting" else "tokens pending")
+        else:
+            parts.append(f"{self.tokens:,} tokens")
+        return " · ".join(parts)
+
+    def as_turn(self) -> TurnAttachment:
+        """What the prompt builder needs of this attachment."""
+        doc = self.document
+        return TurnAttachment(doc.name, doc.kind, doc.pages, doc.text, self.tokens or 0)
+
+
+class AttachmentManager(QObject):
+    """Owns the pending attachments of the composer; reading and counting run off the GUI thread.
+
+    Threading: GUI thread only; documents are read on the TaskRunner's pool, tokens counted
+    on the engine thread; results come back through the runner's queued delivery.
+    Signals: `changed()` whenever the list or any item's state changes.
+    """
+
+    changed = Signal()
+
+    def __init__(self, runner: TaskRunner, engine: Any, ask_password: PasswordPrompt,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._engine = engine
+        self._ask_password = ask_password
+        self._items: list[PendingAttachment] = []
+        self._keys = itertools.count(1)
+
+    @property
+    def items(self) -> list[PendingAttachment]:
+        """All pending items in the order they were added."""
+        return list(self._items)
+
+    def ready(self) -> list[PendingAttachment]:
+        """Items that would be sent with the next message."""
+        return [i for i in self._items if i.state == "ready" and i.tokens is not None]
+
+    @property
+    def busy(self) -> bool:
+        """True while any document is still being read or counted."""
+        return any(i.state in ("reading", "counting") for i in self._items)
+
+    def add_files(self, paths: list[Path]) -> None:
+        """Start reading each file; a chip appears at once in the 'Reading…' state."""
+        for path in paths:
+            item = PendingAttachment(next(self._keys), Path(path), Path(path).name)
+            self._items.append(item)
+            self._read(item, None)
+        self.changed.emit()
+
+    def remove(self, key: int) -> None:
+        """Drop an item (cancelling its extraction)."""
+        for item in self._items:
+            if item.key == key:
+                item.cancel.set()
+        self._items = [i for i in self._items if i.key != key]
+        self.changed.emit()
+
+    def take_ready(self) -> list[PendingAttachment]:
+        """Remove and return the ready items (they were just sent)."""
+        sent = self.ready()
+        keys = {i.key for i in sent}
+        self._items = [i for i in self._items if i.key not in keys]
+        self.changed.emit()
+        return sent
+
+    def restore(self, items: list[PendingAttachment]) -> None:
+        """Put items back (a send that could not be stored)."""
+        self._items = items + [i for i in self._items if i not in items]
+        self.changed.emit()
+
+    def recount(self) -> None:
+        """Count tokens again for items read before a model was loaded."""
+        for item in self._items:
+            if item.state == "ready" and item.tokens is None:
+                self._count(item)
+
+    # ----- work ------------------------------------------------------------------------------
+
+    def _read(self, item: PendingAttachment, password: str | None) -> None:
+        from gemma_desktop.core.documents.loader import load_document
+
+        def progress(done: int, total: int) -> None:
+            item.progress = (done, total)  # read by the GUI thread on the next change
+
+        self._runner.run(
+            load_document, item.path, password, cancel=item.cancel.is_set, progress=progress,
+            on_done=lambda doc: self._on_read(item, doc),
+            on_error=lambda exc: self._on_read_failed(item, exc),
+        )
+
+    def _on_read(self, item: PendingAttachment, document: Any) -> None:
+        if item not in self._items:
+            return
+        item.document = document
+        item.state = "counting"
+        self.changed.emit()
+        self._count(item)
+
+    def _on_read_failed(self, item: PendingAttachment, exc: BaseException) -> None:
+        if item not in self._items:
+            return
+        if isinstance(exc, PasswordRequiredError):
+            password = self._ask_password(item.name, exc.wrong)
+            if password:
+                self._read(item, password)
+                return
+            self._fail(item, "password needed")
+            return
+        if isinstance(exc, UserError):
+            self._fail(item, exc.message)
+            return
+        self._fail(item, f"Unexpected error: {exc}")
+        self._runner.task_failed.emit(exc)
+
+    def _count(self, item: PendingAttachment) -> None:
+        item.state = "counting"
+        try:
+            future = self._engine.count_tokens(item.document.text)
+        except RuntimeError as exc:  # the engine is shutting down
+            self._fail(item, str(exc))
+            return
+        self._runner.watch(
+            future,
+            on_done=lambda n: self._on_counted(item, n),
+            on_error=lambda exc: self._on_count_failed(item, exc),
+        )
+
+    def _on_counted(self, item: PendingAttachment, tokens: int) -> None:
+        if item in self._items:
+            item.tokens = int(tokens)
+            item.state = "ready"
+            self.changed.emit()
+
+    def _on_count_failed(self, item: PendingAttachment, exc: BaseException) -> None:
+        if item not in self._items:
+            return
+        if isinstance(exc, NoModelLoadedError):
+            item.state = "ready"  # counted by recount() once a model is loaded
+            self.changed.emit()
+            return
+        self._fail(item, str(exc))
+
+    def _fail(self, item: PendingAttachment, message: str) -> None:
+        item.state = "failed"
+        item.error = message
+        self.changed.emit()

@@ -1,0 +1,431 @@
+"""The send flow: count, check the fit, store, stream the reply into its row; stop, regenerate."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from gemma_desktop.core.conversation import StoredTurn, TurnAttachment, build_messages, check_fit
+from gemma_desktop.core.errors import ContextOverflowError, UserError
+from gemma_desktop.ui.attachments import AttachmentManager, PendingAttachment
+from gemma_desktop.ui.chat_view import ChatView
+from gemma_desktop.ui.composer import Composer
+from gemma_desktop.ui.message_widget import MessageWidget
+from gemma_desktop.ui.preferences import Preferences
+from gemma_desktop.ui.status_bar import StatusBar
+from gemma_desktop.ui.workers import ProgressRelay, TaskRunner, TokenBatcher
+
+log = logging.getLogger(__name__)
+
+# Streamed text is written to the database at most this often (crash safety vs. writes).
+SAVE_INTERVAL_S = 0.25
+CONTEXT_DEBOUNCE_MS = 300
+
+
+@dataclass
+class _Reply:
+    """A reply being written: where it is stored, what arrived, and its live speed."""
+
+    conversation_id: int
+    message_id: int
+    messages: list[Any]
+    text: str = ""
+    widget: MessageWidget | None = None
+    saved_at: float = 0.0
+    first_token_at: float = 0.0
+    pieces: list[int] = field(default_factory=lambda: [0])  # tokens seen (engine thread)
+
+
+def stored_turns(store: Any, conversation_id: int) -> list[StoredTurn]:
+    """The conversation's messages as prompt turns, attachments folded in."""
+    attachments = store.attachments_by_message(conversation_id)
+    turns = []
+    for message in store.list_messages(conversation_id):
+        docs = tuple(
+            TurnAttachment(a.name, a.kind, a.pages or 0, a.text, a.token_count)
+            for a in attachments.get(message.id, [])
+        )
+        turns.append(StoredTurn(message.role, message.content, docs, message.status == "error"))
+    return turns
+
+
+class ChatController(QObject):
+    """Runs the chat of the conversation shown, keeping the GUI thread free.
+
+    Threading: GUI thread only. Engine calls return futures delivered through the
+    TaskRunner; tokens arrive through a TokenBatcher (~30 updates/s); prompt progress
+    through a ProgressRelay. Only one reply is written at a time (the engine is one
+    thread): switching conversations is allowed while it streams, the reply keeps going
+    into its own stored row and is shown again when its conversation is reopened.
+    Signals: `reply_started(int)` / `reply_finished(int, str)` with the conversation id
+    (and final status), `conversation_changed(int)` after a title or order change.
+    """
+
+    reply_started = Signal(int)
+    reply_finished = Signal(int, str)
+    conversation_changed = Signal(int)
+    context_counted = Signal(int, int)
+
+    def __init__(self, store: Any, engine: Any, runner: TaskRunner, view: ChatView,
+                 composer: Composer, attachments: AttachmentManager, status: StatusBar,
+                 preferences: Preferences, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._engine = engine
+        self._runner = runner
+        self._view = view
+        self._composer = composer
+        self._attachments = attachments
+        self._status = status
+        self._prefs = preferences
+        self.conversation_id: int | None = None
+        self.model_id: str | None = None  # the registry id of the loaded model
+        self._reply: _Reply | None = None
+        self._preparing = False
+        self._batcher = TokenBatcher(self)
+        self._batcher.batch_ready.connect(self._on_batch_ready)
+        self._progress = ProgressRelay(self)
+        self._progress.progressed.connect(self._on_prompt_progressed)
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(CONTEXT_DEBOUNCE_MS)
+        self._count_timer.timeout.connect(self._on_count_timer)
+        self._count_seq = 0
+        composer.send_requested.connect(self._on_send_requested)
+        composer.stop_requested.connect(self.stop)
+        composer.regenerate_requested.connect(self.regenerate)
+        composer.text_edited.connect(self.schedule_context_count)
+        attachments.changed.connect(self.schedule_context_count)
+
+    # ----- state -----------------------------------------------------------------------------
+
+    @property
+    def generating(self) -> bool:
+        """True while a reply is being written."""
+        return self._reply is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while a message is being prepared or a reply written."""
+        return self._preparing or self._reply is not None
+
+    @property
+    def reply_conversation_id(self) -> int | None:
+        """The conversation whose reply is being written, if any."""
+        return None if self._reply is None else self._reply.conversation_id
+
+    def shutdown(self) -> None:
+        """At quit: stop the reply and store what was written as 'stopped' (GUI thread)."""
+        self._count_timer.stop()
+        if self._reply is None:
+            return
+        self._engine.stop()
+        self._batcher.flush()
+        reply, self._reply = self._reply, None
+        try:
+            self._store.update_message(reply.message_id, content=reply.text, status="stopped",
+                                       finish_reason="cancelled")
+        except UserError as exc:
+            log.warning("could not save the stopped reply: %s", exc)
+
+    def system_prompt(self) -> str:
+        """The shown conversation's system prompt."""
+        if self.conversation_id is None:
+            return ""
+        return str(self._store.get_conversation(self.conversation_id).system_prompt)
+
+    # ----- opening ---------------------------------------------------------------------------
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation from the store; a reply still streaming into it is re-attached."""
+        if self._reply is not None and self._reply.widget is not None:
+            self._reply.widget = None
+        self.conversation_id = conversation_id
+        self._view.clear()
+        self._composer.clear_error()
+        attachments = self._store.attachments_by_message(conversation_id)
+        for message in self._store.list_messages(conversation_id):
+            widget = self._view.add_message(message.role, message_id=message.id)
+            for record in attachments.get(message.id, []):
+                widget.add_attachment_chip(record.name, _attachment_detail(record),
+                                           "\n".join(record.warnings))
+            if self._reply is not None and self._reply.message_id == message.id:
+                widget.begin_stream(self._reply.text)
+                self._reply.widget = widget
+            else:
+                widget.set_text(message.content)
+                widget.finish(message.status, message.finish_reason, message.stats)
+        self._view.scroll_to_bottom()
+        self._update_regenerate()
+        self.schedule_context_count()
+
+    # ----- sending ---------------------------------------------------------------------------
+
+    @Slot(str)
+    def _on_send_requested(self, text: str) -> None:
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        """Send the composer's text with the ready attachments (nothing is lost on failure)."""
+        if self.busy or self.conversation_id is None:
+            return
+        ready = self._attachments.ready()
+        if not text.strip() and not ready:
+            return
+        if self._engine.model is None:
+            self._composer.show_error("The model is not loaded yet; wait until the status bar "
+                                      "says Ready, or choose a model.")
+            return
+        if self._attachments.busy:
+            self._composer.show_error("Attachments are still being read; send when their "
+                                      "chips show the token count.")
+            return
+        self._composer.clear_error()
+        conversation_id = self.conversation_id
+        new_turn = StoredTurn("user", text.strip(), tuple(a.as_turn() for a in ready))
+        turns = [*stored_turns(self._store, conversation_id), new_turn]
+        messages = build_messages(self.system_prompt(), turns)
+        self._preparing = True
+        self._runner.watch(
+            self._engine.render(messages),
+            on_done=lambda r: self._on_send_counted(conversation_id, text, ready, messages, r[1]),
+            on_error=self._on_prepare_failed,
+        )
+
+    def _fits(self, prompt_tokens: int, ready: list[PendingAttachment]) -> bool:
+        info = self._engine.model
+        try:
+            check_fit(prompt_tokens, info.n_ctx, self._prefs.max_tokens,
+                      {a.name: a.tokens or 0 for a in ready})
+        except ContextOverflowError as exc:
+            self._preparing = False
+            self._composer.show_error(str(exc))
+            return False
+        return True
+
+    def _on_send_counted(self, conversation_id: int, text: str, ready: list[PendingAttachment],
+                         messages: list[Any], prompt_tokens: int) -> None:
+        if not self._fits(prompt_tokens, ready):
+            return
+        model_id = self.model_id
+        store = self._store
+
+        def persist() -> tuple[Any, Any, str | None]:
+            user = store.add_message(conversation_id, "user", text.strip(), model_id=model_id)
+            for item in ready:
+                doc = item.document
+                store.add_attachment(
+                    conversation_id, user.id, path=str(doc.path), name=doc.name, kind=doc.kind,
+                    content_hash=doc.content_hash, pages=doc.pages, token_count=item.tokens or 0,
+                    text=doc.text, warnings=list(doc.warnings),
+                )
+            reply = store.add_message(conversation_id, "assistant", "", status="streaming",
+                                      model_id=model_id)
+            title = store.auto_title(conversation_id, text or ready[0].name) if text or ready \
+                else None
+            return user, reply, title
+
+        sent = self._attachments.take_ready()
+        self._composer.clear()
+
+        def stored(result: tuple[Any, Any, str | None]) -> None:
+            user, reply, _title = result
+            if self.conversation_id == conversation_id:
+                widget = self._view.add_message("user", user.content, message_id=user.id)
+                for item in sent:
+                    widget.add_attachment_chip(item.name, item.detail,
+                                               "\n".join(item.document.warnings))
+            self.conversation_changed.emit(conversation_id)
+            self._start_reply(conversation_id, reply.id, messages)
+
+        def failed(exc: BaseException) -> None:
+            self._preparing = False
+            self._attachments.restore(sent)
+            if not self._composer.text:
+                self._composer.set_text(text)
+            self._composer.show_error(str(exc) if isinstance(exc, UserError)
+                                      else f"Unexpected error: {exc}")
+
+        self._runner.run(persist, on_done=stored, on_error=failed)
+
+    def _on_prepare_failed(self, exc: BaseException) -> None:
+        self._preparing = False
+        if isinstance(exc, UserError):
+            self._composer.show_error(str(exc))
+        else:
+            self._composer.show_error(f"Unexpected error: {exc}")
+            self._runner.task_failed.emit(exc)
+
+    # ----- regenerate ------------------------------------------------------------------------
+
+    @Slot()
+    def regenerate(self) -> None:
+        """Delete the last reply and write it again from the same history."""
+        if self.busy or self.conversation_id is None or self._engine.model is None:
+            return
+        conversation_id = self.conversation_id
+        messages_ = self._store.list_messages(conversation_id)
+        if not messages_ or messages_[-1].role != "assistant":
+            return
+        last = messages_[-1]
+        self._store.delete_messages_from(last.id)
+        self._view.remove_from(last.id)
+        messages = build_messages(self.system_prompt(), stored_turns(self._store, conversation_id))
+        self._preparing = True
+
+        def counted(result: tuple[Any, int]) -> None:
+            if not self._fits(result[1], []):
+                return
+            reply = self._store.add_message(conversation_id, "assistant", "", status="streaming",
+                                            model_id=self.model_id)
+            self._start_reply(conversation_id, reply.id, messages)
+
+        self._runner.watch(self._engine.render(messages), on_done=counted,
+                           on_error=self._on_prepare_failed)
+
+    # ----- streaming -------------------------------------------------------------------------
+
+    def _start_reply(self, conversation_id: int, message_id: int, messages: list[Any]) -> None:
+        reply = _Reply(conversation_id, message_id, messages, saved_at=time.monotonic())
+        if self.conversation_id == conversation_id:
+            reply.widget = self._view.add_message("assistant", message_id=message_id)
+            reply.widget.begin_stream()
+            self._view.scroll_to_bottom()
+        self._reply = reply
+        self._preparing = False
+        self._composer.set_generating(True)
+        self._status.set_state("Reading prompt 0 %")
+        self._status.set_speed(None)
+        counter = reply.pieces
+        batcher = self._batcher
+
+        def on_token(piece: str) -> None:  # engine thread: no Qt calls besides the buffer
+            counter[0] += 1
+            batcher.push(piece)
+
+        batcher.start()
+        future = self._engine.generate(
+            messages, max_tokens=self._prefs.max_tokens, on_token=on_token,
+            on_prompt_progress=self._progress.report,
+        )
+        self._runner.watch(future, on_done=lambda r: self._on_generated(reply, r),
+                           on_error=lambda e: self._on_generation_failed(reply, e))
+        self.reply_started.emit(conversation_id)
+
+    @Slot(str)
+    def _on_batch_ready(self, piece: str) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        now = time.monotonic()
+        if not reply.text:
+            reply.first_token_at = now
+            self._status.set_state("Generating")
+        reply.text += piece
+        if reply.widget is not None:
+            reply.widget.append(piece)
+        tokens = reply.pieces[0]
+        if tokens > 1 and now > reply.first_token_at:
+            self._status.set_speed((tokens - 1) / (now - reply.first_token_at))
+        if now - reply.saved_at >= SAVE_INTERVAL_S:
+            reply.saved_at = now
+            self._store.update_message(reply.message_id, content=reply.text)
+
+    @Slot(int, int)
+    def _on_prompt_progressed(self, done: int, total: int) -> None:
+        if self._reply is not None and not self._reply.text:
+            self._status.set_prompt_progress(done, total)
+
+    def _on_generated(self, reply: _Reply, result: Any) -> None:
+        self._batcher.flush()
+        status = "stopped" if result.finish_reason == "cancelled" else "done"
+        stats = {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "reused_tokens": result.reused_tokens,
+            "ttft_s": round(result.ttft_s, 4),
+            "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
+            "prompt_eval_s": round(result.prompt_eval_s, 4),
+        }
+        text = result.text or reply.text
+        self._finish(reply, text, status, result.finish_reason, stats)
+        self._status.set_speed(result.decode_tokens_per_s or None)
+
+    def _on_generation_failed(self, reply: _Reply, exc: BaseException) -> None:
+        self._batcher.flush()
+        message = str(exc) if isinstance(exc, UserError) else f"Unexpected error: {exc}"
+        if not isinstance(exc, UserError):
+            log.error("generation failed", exc_info=exc)
+        self._finish(reply, reply.text, "error", "error", {"error": message})
+
+    def _finish(self, reply: _Reply, text: str, status: str, finish_reason: str,
+                stats: dict[str, Any]) -> None:
+        self._reply = None
+        try:
+            self._store.update_message(reply.message_id, content=text, status=status,
+                                       finish_reason=finish_reason, stats=stats)
+        except UserError as exc:
+            self._composer.show_error(f"The reply could not be saved: {exc}")
+        if reply.widget is not None:
+            # The engine's final text wins over the batches (it includes the decoder's tail).
+            reply.widget.finish(status, finish_reason, stats, text=text)
+        self._composer.set_generating(False)
+        self._status.set_state("Ready")
+        self._update_regenerate()
+        self.schedule_context_count()
+        self.reply_finished.emit(reply.conversation_id, status)
+
+    @Slot()
+    def stop(self) -> None:
+        """Stop the reply being written; it keeps its text and ends 'stopped'."""
+        if self._reply is not None:
+            self._engine.stop()
+
+    # ----- context meter ---------------------------------------------------------------------
+
+    @Slot()
+    def schedule_context_count(self) -> None:
+        """Count the context again in ~300 ms (typing restarts the wait)."""
+        self._count_timer.start()
+
+    @Slot()
+    def _on_count_timer(self) -> None:
+        info = self._engine.model
+        if info is None or self.conversation_id is None:
+            self._status.set_context(0, 0)
+            return
+        if self._reply is not None:
+            return  # counted again when the reply ends; the engine is busy meanwhile
+        turns = stored_turns(self._store, self.conversation_id)
+        ready = self._attachments.ready()
+        text = self._composer.text.strip()
+        if text or ready:
+            turns.append(StoredTurn("user", text, tuple(a.as_turn() for a in ready)))
+        messages = build_messages(self.system_prompt(), turns)
+        self._count_seq += 1
+        seq = self._count_seq
+        n_ctx = info.n_ctx
+
+        def counted(result: tuple[Any, int]) -> None:
+            if seq == self._count_seq:
+                self._status.set_context(result[1], n_ctx)
+                self.context_counted.emit(result[1], n_ctx)
+
+        self._runner.watch(self._engine.render(messages), on_done=counted,
+                           on_error=lambda exc: log.debug("context count failed: %s", exc))
+
+    def _update_regenerate(self) -> None:
+        widgets = self._view.messages()
+        self._composer.set_can_regenerate(bool(widgets) and widgets[-1].role == "assistant")
+
+
+def _attachment_detail(record: Any) -> str:
+    parts = []
+    if record.pages:
+        parts.append(f"{record.pages} page" + ("" if record.pages == 1 else "s"))
+    parts.append(f"{record.token_count:,} tokens")
+    return " · ".join(parts)

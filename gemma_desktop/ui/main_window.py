@@ -1,0 +1,321 @@
+"""The main window: sidebar, header with model picker and settings, chat pane, status bar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gemma_desktop.core.errors import UserError
+from gemma_desktop.ui.attachments import AttachmentManager
+from gemma_desktop.ui.chat_controller import ChatController
+from gemma_desktop.ui.chat_pane import ChatPane
+from gemma_desktop.ui.conversation_list import ConversationList
+from gemma_desktop.ui.markdown_render import MarkdownRenderer
+from gemma_desktop.ui.model_picker import ModelPicker
+from gemma_desktop.ui.model_session import ModelSession
+from gemma_desktop.ui.preferences import Preferences
+from gemma_desktop.ui.settings_dialog import ChatSettings, SettingsDialog
+from gemma_desktop.ui.status_bar import StatusBar
+from gemma_desktop.ui.workers import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """Wires the widgets to the controllers; owns the task runner and shuts the engine down.
+
+    Threading: GUI thread only. Signals: `shown()` the first time the window is shown.
+    Closing the window stops a reply (saved as 'stopped'), joins the workers and ends
+    the engine thread.
+    """
+
+    shown = Signal()
+
+    def __init__(self, store: Any, registry: Any, engine: Any, data_folder: Path,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Gemma Desktop")
+        self.resize(1180, 780)
+        self.store = store
+        self.engine = engine
+        self._shown_once = False
+        self._closed = False
+        self.runner = TaskRunner(self)
+        self.runner.task_failed.connect(self._on_task_failed)
+        self.preferences = Preferences(data_folder)
+        self.renderer = MarkdownRenderer()
+
+        self.sidebar = ConversationList()
+        self.pane = ChatPane(self.renderer)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.title_label = QLabel("New chat")
+        self.title_label.setObjectName("ConversationTitle")
+        self.model_picker = ModelPicker()
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setToolTip("Context size, reply length and this chat's system prompt")
+        self._build_layout()
+
+        self.attachments = AttachmentManager(self.runner, engine, self.ask_password, self)
+        self.chat = ChatController(store, engine, self.runner, self.pane.view, self.pane.composer,
+                                   self.attachments, self.status, self.preferences, self)
+        self.models = ModelSession(registry, engine, self.runner, self.preferences, self)
+        self._connect()
+        self._load_conversations()
+
+    # ----- construction ----------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        header = QWidget()
+        header.setObjectName("Header")
+        row = QHBoxLayout(header)
+        row.setContentsMargins(24, 8, 16, 8)
+        row.setSpacing(8)
+        row.addWidget(self.title_label, 1)
+        row.addWidget(self.model_picker)
+        row.addWidget(self.settings_button)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(header)
+        column.addWidget(self.pane, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 920])
+        splitter.setChildrenCollapsible(False)
+        splitter.setHandleWidth(1)
+        self.setCentralWidget(splitter)
+
+    def _connect(self) -> None:
+        self.sidebar.new_requested.connect(self._on_new_requested)
+        self.sidebar.conversation_selected.connect(self._on_conversation_selected)
+        self.sidebar.rename_requested.connect(self._on_rename_requested)
+        self.sidebar.delete_requested.connect(self._on_delete_requested)
+        self.pane.files_dropped.connect(self.attachments.add_files)
+        self.pane.composer.attach_requested.connect(self._on_attach_requested)
+        self.pane.attachment_bar.remove_requested.connect(self.attachments.remove)
+        self.attachments.changed.connect(self._on_attachments_changed)
+        self.chat.conversation_changed.connect(self._on_conversation_changed)
+        self.chat.reply_started.connect(self._on_reply_started)
+        self.model_picker.model_chosen.connect(self._on_model_chosen)
+        self.model_picker.open_gguf_requested.connect(self._on_open_gguf_requested)
+        self.settings_button.clicked.connect(self._on_settings_clicked)
+        self.models.loading_started.connect(self._on_loading_started)
+        self.models.model_loaded.connect(self._on_model_loaded)
+        self.models.load_failed.connect(self._on_load_failed)
+        self.models.models_listed.connect(self.model_picker.set_entries)
+        self.models.open_failed.connect(self._on_open_failed)
+
+    def start(self) -> None:
+        """Load the default model in the background; the window is usable meanwhile."""
+        self.models.start()
+
+    # ----- conversations ---------------------------------------------------------------------
+
+    def _load_conversations(self) -> None:
+        conversations = self.store.list_conversations()
+        if not conversations:
+            conversations = [self.store.create_conversation()]
+        current = self.chat.conversation_id or conversations[0].id
+        self.sidebar.set_conversations(conversations, current)
+        if self.chat.conversation_id != current:
+            self._open(current)
+
+    def _open(self, conversation_id: int) -> None:
+        self.chat.open_conversation(conversation_id)
+        self.title_label.setText(self.store.get_conversation(conversation_id).title)
+        self.pane.composer.edit.setFocus()
+
+    @Slot()
+    def _on_new_requested(self) -> None:
+        current = self.chat.conversation_id
+        if current is not None and not self.store.list_messages(current):
+            self.pane.composer.edit.setFocus()  # already an empty chat: reuse it
+            return
+        conversation = self.store.create_conversation()
+        self.chat.conversation_id = None
+        self.sidebar.set_conversations(self.store.list_conversations(), conversation.id)
+        self._open(conversation.id)
+
+    @Slot(int)
+    def _on_conversation_selected(self, conversation_id: int) -> None:
+        if conversation_id != self.chat.conversation_id:
+            self._open(conversation_id)
+
+    @Slot(int, str)
+    def _on_rename_requested(self, conversation_id: int, title: str) -> None:
+        try:
+            self.store.rename_conversation(conversation_id, title)
+        except UserError as exc:
+            QMessageBox.warning(self, "Rename chat", str(exc))
+            return
+        self._on_conversation_changed(conversation_id)
+
+    @Slot(int)
+    def _on_delete_requested(self, conversation_id: int) -> None:
+        if self.chat.generating and self.chat.reply_conversation_id == conversation_id:
+            self.chat.stop()
+            QMessageBox.information(self, "Delete chat", "A reply is still being written in "
+                                    "this chat; it was stopped. Delete it again once it ends.")
+            return
+        self.store.delete_conversation(conversation_id)
+        if conversation_id == self.chat.conversation_id:
+            self.chat.conversation_id = None
+        self._load_conversations()
+
+    @Slot(int)
+    def _on_conversation_changed(self, conversation_id: int) -> None:
+        self.sidebar.set_conversations(self.store.list_conversations(), self.chat.conversation_id)
+        if conversation_id == self.chat.conversation_id:
+            self.title_label.setText(self.store.get_conversation(conversation_id).title)
+
+    @Slot(int)
+    def _on_reply_started(self, _conversation_id: int) -> None:
+        self.status.set_model(self.model_picker.currentText())
+
+    # ----- attachments -----------------------------------------------------------------------
+
+    @Slot()
+    def _on_attach_requested(self) -> None:
+        from gemma_desktop.core.documents.loader import dialog_filter
+
+        files, _ = QFileDialog.getOpenFileNames(self, "Attach documents", "", dialog_filter())
+        if files:
+            self.attachments.add_files([Path(f) for f in files])
+
+    @Slot()
+    def _on_attachments_changed(self) -> None:
+        self.pane.attachment_bar.set_items(self.attachments.items)
+
+    def ask_password(self, name: str, wrong: bool) -> str | None:
+        """Ask for a PDF's password (modal, password echo)."""
+        prompt = (f"The password for {name} was wrong. Try again:" if wrong
+                  else f"{name} is protected with a password. Enter it to read the document:")
+        text, ok = QInputDialog.getText(self, "Password needed", prompt,
+                                        QLineEdit.EchoMode.Password)
+        return text if ok and text else None
+
+    # ----- models and settings ---------------------------------------------------------------
+
+    @Slot(str)
+    def _on_loading_started(self, name: str) -> None:
+        self.status.set_state("Loading model…")
+        if name:
+            self.status.set_model(name)
+        self.status.set_context(0, 0)
+
+    @Slot(object, object)
+    def _on_model_loaded(self, entry: Any, info: Any) -> None:
+        self.chat.model_id = entry.id
+        self.status.set_model(entry.display_name)
+        self.status.set_state("Ready")
+        description = getattr(entry, "description", "") or f"Model: {entry.display_name}"
+        self.pane.view.empty_state.set_description(
+            f"{entry.display_name}\n{description}\nContext window: {info.n_ctx:,} tokens. "
+            "Everything stays on this computer.")
+        self.attachments.recount()
+        self.chat.schedule_context_count()
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        self.status.set_state("No model")
+        self.pane.show_banner(f"The model could not be loaded: {message}")
+
+    @Slot(str)
+    def _on_model_chosen(self, model_id: str) -> None:
+        if self.chat.generating:
+            self.chat.stop()
+        self.models.choose(model_id)
+
+    @Slot()
+    def _on_open_gguf_requested(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.models.open_gguf(Path(path))
+
+    @Slot(str)
+    def _on_open_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "This model file cannot be used", message)
+
+    @Slot()
+    def _on_settings_clicked(self) -> None:
+        conversation_id = self.chat.conversation_id
+        entry = self.models.entry
+        current = ChatSettings(self.preferences.n_ctx, self.preferences.max_tokens,
+                               self.chat.system_prompt())
+        dialog = SettingsDialog(current, getattr(entry, "context_length", None), self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        chosen = dialog.settings()
+        if conversation_id is not None and chosen.system_prompt != current.system_prompt:
+            self.store.set_system_prompt(conversation_id, chosen.system_prompt)
+        reload = chosen.n_ctx != current.n_ctx
+        self.preferences.n_ctx, self.preferences.max_tokens = chosen.n_ctx, chosen.max_tokens
+        self.preferences.save()
+        if reload:
+            if self.chat.generating:
+                self.chat.stop()
+            self.models.reload()
+        self.chat.schedule_context_count()
+
+    @Slot(object)
+    def apply_theme(self, colors: Any) -> None:
+        """Use the theme's code colours; shown messages are rendered again when idle."""
+        self.renderer.set_colors(colors.code)
+        if not self.chat.busy and self.chat.conversation_id is not None:
+            self.chat.open_conversation(self.chat.conversation_id)
+
+    # ----- errors and lifetime ---------------------------------------------------------------
+
+    @Slot(object)
+    def _on_task_failed(self, exc: BaseException) -> None:
+        log.error("background task failed", exc_info=exc)
+        self.show_unexpected_error(exc)
+
+    def show_unexpected_error(self, exc: BaseException) -> None:
+        """Non-modal notice; the traceback is in the log."""
+        self.pane.show_banner(f"Unexpected error: {exc}. Details are in the log file; "
+                              "the app keeps running.")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.shown.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Save a reply being written as stopped, stop the engine, join every thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self.chat.shutdown()
+        for item in self.attachments.items:
+            item.cancel.set()
+        self.engine.stop()
+        self.runner.shutdown(wait=True)
+        self.engine.shutdown()

@@ -1,0 +1,229 @@
+"""One chat message as a card: rendered Markdown, a Copy button, notes and reply statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextOption
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gemma_desktop.ui.markdown_render import IncrementalMarkdown, MarkdownRenderer
+
+INTERRUPTED_NOTE = "Interrupted — the app closed while this was being written"
+STOPPED_NOTE = "Stopped"
+_LOCAL_SCHEMES = frozenset({"qrc"})
+
+
+class MarkdownView(QTextBrowser):
+    """A read-only rich-text view that never loads a remote (or any file) resource.
+
+    Threading: GUI thread only. It sizes itself to its content, so the chat scrolls as
+    one column instead of each message scrolling on its own.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MessageBody")
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.document().setDocumentMargin(0)
+        self.document().documentLayout().documentSizeChanged.connect(self._on_size_changed)
+        self.anchorClicked.connect(self._on_anchor_clicked)
+
+    def loadResource(self, kind: int, url: QUrl) -> Any:  # noqa: N802 - Qt override
+        """Refuse every resource that is not bundled with the app: nothing is fetched."""
+        if url.scheme() in _LOCAL_SCHEMES:
+            return super().loadResource(kind, url)
+        return None
+
+    @Slot(QUrl)
+    def _on_anchor_clicked(self, url: QUrl) -> None:
+        # Only a click by the user opens a link, and only in the system browser.
+        if url.scheme() in ("http", "https", "mailto"):
+            QDesktopServices.openUrl(url)
+
+    def _on_size_changed(self, _size: Any) -> None:
+        self.updateGeometry()
+        height = int(self.document().size().height()) + 2
+        if self.height() != height:
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self.document().setTextWidth(self.viewport().width())
+        super().resizeEvent(event)
+        self._on_size_changed(None)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(400, int(self.document().size().height()) + 2)
+
+
+class MessageWidget(QFrame):
+    """A user or model message card; the model's text can stream into it.
+
+    Threading: GUI thread only; text arrives already batched from the controller.
+    Signals: `copied()` after the Copy button put the Markdown source on the clipboard.
+    """
+
+    copied = Signal()
+
+    def __init__(self, role: str, renderer: MarkdownRenderer, *, message_id: int | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self.message_id = message_id
+        self.status = "done"
+        self.setObjectName("MessageCard")
+        self.setProperty("role", role)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 10)
+        layout.setSpacing(4)
+
+        header = QHBoxLayout()
+        header.setSpacing(8)
+        self._role_label = QLabel("You" if role == "user" else "Model")
+        self._role_label.setObjectName("MessageRole")
+        header.addWidget(self._role_label)
+        header.addStretch(1)
+        self._copy = QToolButton()
+        self._copy.setText("Copy")
+        self._copy.setProperty("flat", True)
+        self._copy.setToolTip("Copy this message as Markdown")
+        self._copy.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._copy.clicked.connect(self._on_copy_clicked)
+        header.addWidget(self._copy)
+        layout.addLayout(header)
+
+        self._chips = QHBoxLayout()
+        self._chips.setSpacing(8)
+        self._chips_box = QWidget()
+        self._chips_box.setLayout(self._chips)
+        self._chips.setContentsMargins(0, 0, 0, 4)
+        self._chips_box.hide()
+        layout.addWidget(self._chips_box)
+
+        self.body = MarkdownView()
+        layout.addWidget(self.body)
+        self._markdown = IncrementalMarkdown(self.body.document(), renderer)
+
+        self._note = QLabel()
+        self._note.setObjectName("MessageNote")
+        self._note.setWordWrap(True)
+        self._note.hide()
+        layout.addWidget(self._note)
+        self._footer = QLabel()
+        self._footer.setObjectName("MessageFooter")
+        self._footer.hide()
+        layout.addWidget(self._footer)
+
+    # ----- content ---------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """The Markdown source shown."""
+        return self._markdown.text
+
+    def set_text(self, text: str) -> None:
+        """Show a finished text, rendered in one go."""
+        self._markdown.set_text(text)
+
+    def begin_stream(self, text: str = "") -> None:
+        """Prepare for streamed text (optionally resuming with text already written)."""
+        self.status = "streaming"
+        self._markdown.begin()
+        if text:
+            self._markdown.append(text)
+        self.set_note("Writing…" if not text else "")
+
+    def append(self, piece: str) -> None:
+        """Add a streamed batch; only the open Markdown block is rendered again."""
+        if self._note.text() == "Writing…":
+            self.set_note("")
+        self._markdown.append(piece)
+
+    def finish(self, status: str, finish_reason: str | None, stats: dict[str, Any],
+               text: str | None = None) -> None:
+        """Final render of the whole text plus the status note and statistics footer."""
+        self.status = status
+        self._markdown.set_text(self._markdown.text if text is None else text)
+        self.set_note(note_for(status, finish_reason, stats), error=status == "error")
+        self.set_stats(stats)
+
+    def set_note(self, note: str, *, error: bool = False) -> None:
+        """Show a small note under the text (Stopped, Interrupted, an error), or hide it."""
+        self._note.setText(note)
+        self._note.setProperty("error", error)
+        self._note.style().unpolish(self._note)
+        self._note.style().polish(self._note)
+        self._note.setVisible(bool(note))
+
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        """The subtle footer: tokens, tokens per second and time to first token."""
+        footer = stats_line(stats)
+        self._footer.setText(footer)
+        self._footer.setVisible(bool(footer))
+
+    def add_attachment_chip(self, name: str, detail: str, tooltip: str = "") -> None:
+        """A small chip for a document sent with this message."""
+        chip = QLabel(f"📄 {name} · {detail}" if detail else f"📄 {name}")
+        chip.setObjectName("SentChip")
+        chip.setToolTip(tooltip)
+        self._chips.addWidget(chip)
+        self._chips_box.show()
+
+    @Slot()
+    def _on_copy_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(self.text)
+        self._copy.setText("Copied")
+        self.copied.emit()
+
+
+def note_for(status: str, finish_reason: str | None, stats: dict[str, Any]) -> str:
+    """The note shown under a message with this status."""
+    if status == "stopped" and finish_reason == "interrupted":
+        return INTERRUPTED_NOTE
+    if status == "stopped":
+        return STOPPED_NOTE
+    if status == "error":
+        return str(stats.get("error") or "The reply failed.")
+    if status == "done" and finish_reason == "length":
+        return "Reached the reply length limit (Settings → Max tokens)."
+    if status == "streaming":
+        return INTERRUPTED_NOTE
+    return ""
+
+
+def stats_line(stats: dict[str, Any]) -> str:
+    """'128 tokens · 42.0 tok/s · 0.31 s to first token' from a reply's statistics."""
+    parts = []
+    completion = stats.get("completion_tokens")
+    if completion:
+        parts.append(f"{int(completion):,} tokens")
+    speed = stats.get("decode_tokens_per_s")
+    if speed:
+        parts.append(f"{float(speed):.1f} tok/s")
+    ttft = stats.get("ttft_s")
+    if ttft:
+        parts.append(f"{float(ttft):.2f} s to first token")
+    return " · ".join(parts)

@@ -1,0 +1,153 @@
+"""UI test fixtures: a leaked-thread check, fakes of the engine, and a real window factory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gemma_desktop.core.chat import GenerationResult, SamplingParams
+from gemma_desktop.core.prompt import PromptSegment, RenderedPrompt
+
+FIXTURE_PDFS = Path(__file__).resolve().parents[1] / "fixtures" / "pdf"
+SHARED_PDFS = Path("/work/shared/fixtures/pdf")
+
+
+def fixture_pdf(name: str) -> Path:
+    """A PDF from tests/fixtures, or the shared copy while the fixtures are being copied."""
+    local = FIXTURE_PDFS / name
+    return local if local.exists() else SHARED_PDFS / name
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running it started (workers, the engine)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)  # joining threads that are finishing, not waiting on app behaviour
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"
+
+
+@dataclass(frozen=True)
+class FakeModelInfo:
+    """The few ModelInfo fields the UI reads."""
+
+    name: str = "fake"
+    n_ctx: int = 2048
+    path: Path = Path("fake.gguf")
+    sampling: SamplingParams = SamplingParams()
+
+
+class FakeEngine:
+    """An Engine stand-in: a thread emits scripted tokens; one 'token' per word.
+
+    Threading like the real one: futures finish on its own thread and on_token runs there.
+    """
+
+    def __init__(self, reply: str = "Hello **world**, this is a reply.", delay: float = 0.005,
+                 n_ctx: int = 2048) -> None:
+        self.reply = reply
+        self.delay = delay
+        self.model: Any = FakeModelInfo(n_ctx=n_ctx)
+        self._cancel = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.generated: list[Any] = []
+
+    def _spawn(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        thread = threading.Thread(target=run, name="fake-engine")
+        self._threads.append(thread)
+        thread.start()
+        return future
+
+    @staticmethod
+    def _count(text: str) -> int:
+        return len(text.split())
+
+    def count_tokens(self, text: str) -> Future[int]:
+        return self._spawn(lambda: self._count(text))
+
+    def render(self, messages: Any) -> Future[tuple[RenderedPrompt, int]]:
+        text = "\n".join(f"{m.role}: {m.content}" for m in messages)
+        prompt = RenderedPrompt((PromptSegment(text, False),), "fake", False)
+        return self._spawn(lambda: (prompt, self._count(text) + 2 * len(messages)))
+
+    def generate(self, messages: Any, *, max_tokens: int = 1024, sampling: Any = None,
+                 on_token: Any = None, on_prompt_progress: Any = None) -> Future[Any]:
+        self.generated.append(list(messages))
+
+        def job() -> GenerationResult:
+            self._cancel.clear()
+            if on_prompt_progress:
+                on_prompt_progress(1, 1)
+            pieces: list[str] = []
+            finish = "stop"
+            for word in self.reply.split(" "):
+                if self._cancel.is_set():
+                    finish = "cancelled"
+                    break
+                piece = word if not pieces else " " + word
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+                self._cancel.wait(self.delay)
+            return GenerationResult("".join(pieces), finish, 10, len(pieces), ttft_s=0.01,
+                                    decode_tokens_per_s=100.0)
+
+        return self._spawn(job)
+
+    def load(self, path: Any, n_ctx: int) -> Future[Any]:
+        return self._spawn(lambda: self.model)
+
+    def stop(self) -> None:
+        self._cancel.set()
+
+    def shutdown(self) -> None:
+        self.stop()
+        for thread in self._threads:
+            thread.join(5)
+
+
+class FakeRegistry:
+    """A registry with one fake model."""
+
+    def __init__(self) -> None:
+        from gemma_desktop.core.models import ModelEntry
+
+        self.entry = ModelEntry("fake", "Fake model", Path("fake.gguf"), description="A fake.",
+                                size_bytes=1 << 20, context_length=4096)
+
+    def default_model(self) -> Any:
+        return self.entry
+
+    def list(self) -> list[Any]:
+        return [self.entry]
+
+    def get(self, model_id: str) -> Any:
+        return self.entry if model_id == "fake" else None
+
+    def mark_used(self, model_id: str) -> None:
+        pass
+
+    def add_local(self, path: Any) -> Any:
+        from gemma_desktop.core.errors import ModelFileError
+
+        raise ModelFileError(f"{Path(path).name} is not a GGUF model file.")
