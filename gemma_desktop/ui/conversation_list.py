@@ -101,10 +101,10 @@ class ConversationList(QFrame):
             self, "Delete chat",
             f"Delete “{item.text()}” with all its messages and attachments? "
             "This cannot be undone.",
-            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
-        if answer == QMessageBox.StandardButton.Delete:
+        if answer == QMessageBox.StandardButton.Yes:
             self.delete_requested.emit(conversation_id)
 
     def _item(self, conversation_id: int) -> QListWidgetItem | None:

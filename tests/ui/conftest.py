@@ -151,3 +151,40 @@ class FakeRegistry:
         from gemma_desktop.core.errors import ModelFileError
 
         raise ModelFileError(f"{Path(path).name} is not a GGUF model file.")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The offscreen platform warns whenever a window's size limits change; that is not a bug."""
+    for item in items:
+        if "tests/ui/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.qt_log_ignore("This plugin does not support"))
+
+
+@pytest.fixture
+def make_window(qtbot: Any, basedir: Path) -> Callable[..., Any]:
+    """Build a MainWindow on `basedir` with the given engine and registry; closed at teardown."""
+    from gemma_desktop.core.history import HistoryStore
+    from gemma_desktop.ui.main_window import MainWindow
+
+    stores: list[Any] = []
+    windows: list[Any] = []
+
+    def make(engine: Any, registry: Any, start: bool = True) -> Any:
+        store, _warning = HistoryStore.open_or_recover(basedir / "history.sqlite3")
+        store.mark_interrupted()
+        stores.append(store)
+        window = MainWindow(store, registry, engine, basedir)
+        qtbot.addWidget(window)
+        window.attachments._ask_password = lambda name, wrong: None
+        windows.append(window)
+        window.show()
+        if start:
+            window.start()
+            qtbot.waitUntil(lambda: window.status.state_label.text() == "Ready", timeout=60_000)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    for store in stores:
+        store.close()
