@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from gemma_desktop.ui.attachments import PendingAttachment
 
 _SPINNER = "◐◓◑◒"
+
+
+def _document_icon() -> QIcon:
+    """The document glyph drawn for the app (resources/document.svg)."""
+    from importlib import resources
+
+    path = resources.files("gemma_desktop.resources").joinpath("document.svg")
+    return QIcon(str(path))
 
 
 class AttachmentChip(QFrame):
@@ -57,8 +66,12 @@ class AttachmentChip(QFrame):
             child.style().polish(child)
         self.detail_label.setText(item.detail)
         busy = item.state in ("reading", "counting")
-        self.icon.setText(_SPINNER[self._frame % 4] if busy else ("⚠" if item.state == "failed"
-                                                                  else "📄"))
+        if busy:
+            self.icon.setText(_SPINNER[self._frame % 4])
+        elif item.state == "failed":
+            self.icon.setText("⚠")
+        else:
+            self.icon.setPixmap(_document_icon().pixmap(16, 16))
         tips = [str(item.path)]
         if item.document is not None and item.document.warnings:
             tips += ["", *item.document.warnings]

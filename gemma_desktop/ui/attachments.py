@@ -94,6 +94,8 @@ class AttachmentManager(QObject):
     def add_files(self, paths: list[Path]) -> None:
         """Start reading each file; a chip appears at once in the 'Reading…' state."""
         for path in paths:
+            if any(i.path == Path(path) and i.state != "failed" for i in self._items):
+                continue  # already attached
             item = PendingAttachment(next(self._keys), Path(path), Path(path).name)
             self._items.append(item)
             self._read(item, None)

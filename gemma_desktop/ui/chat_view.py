@@ -91,6 +91,7 @@ class ChatView(QScrollArea):
         """Remove every message and show the empty state."""
         for row in self._rows:
             self._list.removeWidget(row)
+            row.hide()  # gone at once, deleted when the event loop gets to it
             row.deleteLater()
         self._rows.clear()
         self._messages.clear()
@@ -124,6 +125,7 @@ class ChatView(QScrollArea):
             return
         for row in self._rows[index:]:
             self._list.removeWidget(row)
+            row.hide()
             row.deleteLater()
         del self._rows[index:]
         del self._messages[index:]
@@ -162,7 +164,7 @@ class ChatView(QScrollArea):
         if self._stick:
             self.verticalScrollBar().setValue(high)
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: Any) -> None:
         stick = self._stick
         super().resizeEvent(event)
         if stick:

@@ -38,7 +38,7 @@ class ComposerEdit(QPlainTextEdit):
         self.document().documentLayout().documentSizeChanged.connect(self._on_size_changed)
         self._on_size_changed(None)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
@@ -55,8 +55,9 @@ class ComposerEdit(QPlainTextEdit):
         line = self.fontMetrics().lineSpacing()
         lines = max(1, min(MAX_VISIBLE_LINES, int(self.document().size().height())))
         margins = self.contentsMargins()
+        # +8: the style sheet's padding around the text.
         height = lines * line + 2 * int(self.document().documentMargin()) + margins.top() \
-            + margins.bottom()
+            + margins.bottom() + 8
         self.setFixedHeight(height)
         policy = Qt.ScrollBarPolicy
         self.setVerticalScrollBarPolicy(
@@ -151,7 +152,8 @@ class Composer(QFrame):
         self.send_button.setProperty("danger", generating)
         self.send_button.style().unpolish(self.send_button)
         self.send_button.style().polish(self.send_button)
-        self.regenerate_button.setEnabled(False if generating else self.regenerate_button.isEnabled())
+        if generating:
+            self.regenerate_button.setEnabled(False)
 
     def set_can_regenerate(self, allowed: bool) -> None:
         """Enable Regenerate when there is a last reply and nothing is being written."""

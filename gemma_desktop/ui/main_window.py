@@ -298,13 +298,13 @@ class MainWindow(QMainWindow):
         self.pane.show_banner(f"Unexpected error: {exc}. Details are in the log file; "
                               "the app keeps running.")
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
             self.shown.emit()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 

@@ -50,7 +50,7 @@ class MarkdownView(QTextBrowser):
         self.document().documentLayout().documentSizeChanged.connect(self._on_size_changed)
         self.anchorClicked.connect(self._on_anchor_clicked)
 
-    def loadResource(self, kind: int, url: QUrl) -> Any:  # noqa: N802 - Qt override
+    def loadResource(self, kind: int, url: QUrl) -> Any:
         """Refuse every resource that is not bundled with the app: nothing is fetched."""
         if url.scheme() in _LOCAL_SCHEMES:
             return super().loadResource(kind, url)
@@ -68,12 +68,12 @@ class MarkdownView(QTextBrowser):
         if self.height() != height:
             self.setFixedHeight(height)
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: Any) -> None:
         self.document().setTextWidth(self.viewport().width())
         super().resizeEvent(event)
         self._on_size_changed(None)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(400, int(self.document().size().height()) + 2)
 
 
@@ -120,6 +120,7 @@ class MessageWidget(QFrame):
         self._chips_box = QWidget()
         self._chips_box.setLayout(self._chips)
         self._chips.setContentsMargins(0, 0, 0, 4)
+        self._chips.addStretch(1)
         self._chips_box.hide()
         layout.addWidget(self._chips_box)
 
@@ -186,10 +187,10 @@ class MessageWidget(QFrame):
 
     def add_attachment_chip(self, name: str, detail: str, tooltip: str = "") -> None:
         """A small chip for a document sent with this message."""
-        chip = QLabel(f"📄 {name} · {detail}" if detail else f"📄 {name}")
+        chip = QLabel(f"{name} · {detail}" if detail else name)
         chip.setObjectName("SentChip")
         chip.setToolTip(tooltip)
-        self._chips.addWidget(chip)
+        self._chips.insertWidget(self._chips.count() - 1, chip)
         self._chips_box.show()
 
     @Slot()

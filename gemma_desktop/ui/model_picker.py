@@ -30,6 +30,8 @@ class ModelPicker(QComboBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumWidth(280)
+        self.setMaximumWidth(460)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.setToolTip("The model that answers; choose Open GGUF… to add a model file")
         self._current: str | None = None
         self._updating = False

@@ -15,6 +15,7 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
+        self.setContentsMargins(8, 0, 16, 0)
         self.model_label = QLabel("No model")
         self.state_label = QLabel("Starting…")
         self.speed_label = QLabel("")

@@ -72,6 +72,8 @@ def style_sheet(c: Colors) -> str:
     """The application style sheet with the theme's colours filled in."""
     source = resources.files("gemma_desktop.resources").joinpath("style.qss").read_text("utf-8")
     values = {k: v for k, v in vars(c).items() if isinstance(v, str)}
+    folder = resources.files("gemma_desktop.resources")
+    values["arrow"] = str(folder.joinpath("chevron-down.svg")).replace("\\", "/")
     return Template(source).safe_substitute(values)
 
 
