@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,6 +90,12 @@ class Engine:
         self._info: ModelInfo | None = None
         self._abort_cb: Any = None
         self._busy = threading.Event()
+        # Tokenizing only reads the vocabulary, so it runs beside generation (the context meter
+        # stays live during a reply); the lock keeps a load or unload from swapping the model
+        # out from under it.
+        self._model_lock = threading.RLock()
+        self._model_change: Future[Any] | None = None
+        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-tokenizer")
         self._thread = threading.Thread(target=self._run, name="llama-engine", daemon=True)
         self._thread.start()
 
@@ -119,9 +125,24 @@ class Engine:
         self._jobs.put((fn, future))
         return future
 
+    def _submit_text(self, fn: Callable[[], T]) -> Future[T]:
+        """Run a vocabulary-only job on the tokenizer thread, never behind a generation."""
+
+        model_change = self._model_change
+
+        def locked() -> T:
+            # Keep call order with load/unload: count after a load sees the new model.
+            if model_change is not None:
+                wait([model_change])
+            with self._model_lock:
+                return fn()
+
+        return self._text_pool.submit(locked)
+
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop current work, free the model and end the worker thread."""
+        """Stop current work, free the model and end the worker threads."""
         self.stop()
+        self._text_pool.shutdown(wait=True, cancel_futures=True)
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join(timeout)
@@ -149,16 +170,25 @@ class Engine:
 
     def load(self, path: str | Path, n_ctx: int) -> Future[ModelInfo]:
         """Load a GGUF with an explicit context size (never llama-cpp-python's 512 default)."""
-        return self._submit(lambda: self._load(Path(path), n_ctx))
+
+        def job() -> ModelInfo:
+            with self._model_lock:
+                return self._load(Path(path), n_ctx)
+
+        self._model_change = self._submit(job)
+        return self._model_change
 
     def unload(self) -> Future[None]:
         """Free the loaded model."""
-        return self._submit(self._release)
+        future = self._submit(self._release)
+        self._model_change = future
+        return future
 
     def _release(self) -> None:
-        llm, self._llm = self._llm, None
-        self._info = None
-        self._format = None
+        with self._model_lock:
+            llm, self._llm = self._llm, None
+            self._info = None
+            self._format = None
         if llm is not None:
             close = getattr(llm, "close", None)
             if close is not None:
@@ -275,7 +305,7 @@ class Engine:
 
     def count_tokens(self, text: str) -> Future[int]:
         """Tokens the model needs for plain text (user or document text, no markup)."""
-        return self._submit(lambda: len(self._tokenize_plain(text)))
+        return self._submit_text(lambda: len(self._tokenize_plain(text)))
 
     def render(self, messages: Sequence[ChatMessage]) -> Future[tuple[RenderedPrompt, int]]:
         """The exact prompt for these turns and its token count."""
@@ -286,11 +316,11 @@ class Engine:
             rendered = self._format.render(messages)
             return rendered, len(self._tokenize_prompt(rendered))
 
-        return self._submit(job)
+        return self._submit_text(job)
 
     def detokenize(self, tokens: Sequence[int]) -> Future[str]:
         """Text of tokens, control tokens included (for inspection and tests)."""
-        return self._submit(
+        return self._submit_text(
             lambda: b"".join(self._piece(t, special=True) for t in tokens).decode(
                 "utf-8", errors="replace"
             )
@@ -298,7 +328,7 @@ class Engine:
 
     def tokenize_prompt(self, prompt: RenderedPrompt) -> Future[list[int]]:
         """Token ids of a rendered prompt."""
-        return self._submit(lambda: self._tokenize_prompt(prompt))
+        return self._submit_text(lambda: self._tokenize_prompt(prompt))
 
     # ----- generation ------------------------------------------------------------------------
 

@@ -221,3 +221,30 @@ def test_damaged_model_is_refused_before_loading(tmp_path: Path, starter_model_p
             eng.count_tokens("hello").result(timeout=10)
     finally:
         eng.shutdown()
+
+
+def test_counting_does_not_wait_behind_a_generation(engine: Engine) -> None:
+    """The context meter stays live while a reply streams."""
+    started = threading.Event()
+    future = engine.generate(
+        [ChatMessage("user", "Tell a very long story about a lighthouse.")],
+        max_tokens=2000,
+        on_token=lambda _piece: started.set(),
+    )
+    try:
+        assert started.wait(60)
+        count = engine.count_tokens("Hello world").result(timeout=5)
+        assert count == 2
+        assert not future.done(), "the count returned while the reply was still streaming"
+    finally:
+        engine.stop()
+        future.result(timeout=10)
+
+
+def test_count_right_after_load_sees_the_new_model(starter_model_path: Path) -> None:
+    eng = Engine()
+    try:
+        eng.load(starter_model_path, 1024)
+        assert eng.count_tokens("Hello world").result(timeout=120) == 2
+    finally:
+        eng.shutdown()
