@@ -92,7 +92,7 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     """Create the first schema."""
     conn.execute(
         """CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
             model_id TEXT,
             system_prompt TEXT NOT NULL DEFAULT '',
@@ -101,7 +101,7 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     )
     conn.execute(
         """CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
             role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
             content TEXT NOT NULL DEFAULT '',
@@ -116,7 +116,7 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     )
     conn.execute(
         """CREATE TABLE attachments (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
             message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
             path TEXT NOT NULL,

@@ -628,3 +628,14 @@ def test_search(store: HistoryStore) -> None:
     assert store.search("my%var") == []
     assert store.search("   ") == []
     assert store.search("nirgends") == []
+
+
+def test_ids_are_never_reused_after_regenerate(tmp_path: Path) -> None:
+    """A regenerated reply must not take the deleted reply's id (widgets key on ids)."""
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        conv = store.create_conversation()
+        store.add_message(conv.id, "user", "q")
+        old = store.add_message(conv.id, "assistant", "a")
+        store.delete_messages_from(old.id)
+        new = store.add_message(conv.id, "assistant", "b")
+        assert new.id > old.id
