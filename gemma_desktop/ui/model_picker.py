@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 OPEN_GGUF = "__open_gguf__"
+# Wide enough for most model names; longer ones are shortened in the middle, where
+# names carry the least (the family at the start and the variant at the end stay).
+MIN_WIDTH = 240
+MAX_WIDTH = 420
 
 
 def _format_size(size: int) -> str:
@@ -20,6 +25,9 @@ def _format_size(size: int) -> str:
 class ModelPicker(QComboBox):
     """Lists ModelEntry objects; choosing one asks to load it.
 
+    The closed box elides a long name in the middle and shows it whole in its tooltip;
+    the open list is as wide as the longest name.
+
     Threading: GUI thread only. Signals: `model_chosen(str)` with a model id,
     `open_gguf_requested()` when the 'Open GGUF…' entry is chosen.
     """
@@ -29,13 +37,13 @@ class ModelPicker(QComboBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(280)
-        self.setMaximumWidth(460)
+        self.setMinimumWidth(MIN_WIDTH)
+        self.setMaximumWidth(MAX_WIDTH)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.setToolTip("The model that answers; choose Open GGUF… to add a model file")
         self._current: str | None = None
         self._updating = False
         self.activated.connect(self._on_activated)
+        self.currentIndexChanged.connect(self._on_current_index_changed)
         self.set_entries([], None)
 
     def set_entries(self, entries: list[Any], current_id: str | None) -> None:
@@ -48,25 +56,55 @@ class ModelPicker(QComboBox):
                 label += " (file missing)"
             self.addItem(label, entry.id)
             index = self.count() - 1
-            tip = f"{entry.path}\n{_format_size(entry.size_bytes)}"
+            tip = f"{label}\n{entry.path}\n{_format_size(entry.size_bytes)}"
             if getattr(entry, "description", ""):
                 tip += f"\n{entry.description}"
-            self.setItemData(index, tip, role=3)  # Qt.ToolTipRole
+            self.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         if not entries:
             self.addItem("No model installed", None)
         self.insertSeparator(self.count())
         self.addItem("Open GGUF…", OPEN_GGUF)
+        self.setItemData(self.count() - 1, "Add a GGUF model file from this computer",
+                         Qt.ItemDataRole.ToolTipRole)
+        metrics = self.fontMetrics()
+        widest = max((metrics.horizontalAdvance(self.itemText(i)) for i in range(self.count())),
+                     default=0)
+        self.view().setMinimumWidth(widest + 48)
         self._current = current_id
         self._select(current_id)
         self._updating = False
+        self._on_current_index_changed(self.currentIndex())
 
     def current_id(self) -> str | None:
         """The selected model's id."""
         return self._current
 
+    def displayed_text(self) -> str:
+        """The text drawn in the closed box (elided in the middle when too long)."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideMiddle,
+                                             max(0, field.width() - 8))
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        option.currentText = self.displayed_text()
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
     def _select(self, model_id: str | None) -> None:
         index = self.findData(model_id) if model_id is not None else 0
         self.setCurrentIndex(max(0, index))
+
+    @Slot(int)
+    def _on_current_index_changed(self, index: int) -> None:
+        tip = self.itemData(index, Qt.ItemDataRole.ToolTipRole) if index >= 0 else None
+        self.setToolTip(str(tip) if tip else
+                        "The model that answers; choose Open GGUF… to add a model file")
 
     @Slot(int)
     def _on_activated(self, index: int) -> None:

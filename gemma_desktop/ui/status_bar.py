@@ -2,12 +2,64 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QStatusBar,
+    QWidget,
+)
+
+CONTEXT_BAR_WIDTH = 120
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with '…' instead of forcing the layout wider.
+
+    Threading: GUI thread only; no signals. The full text stays in `full_text` and the tooltip.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
+        super().__init__(parent)
+        self._mode = mode
+        self.full_text = ""
+        # Preferred with a small minimum: as wide as the name when there is room, else elided.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided to the width available."""
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        hint.setWidth(self.fontMetrics().horizontalAdvance(self.full_text) + 20)
+        return hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        margins = self.contentsMargins()
+        width = max(0, self.width() - margins.left() - margins.right() - 16)
+        self.setText(self.fontMetrics().elidedText(self.full_text, self._mode, width))
 
 
 class StatusBar(QStatusBar):
     """Shows model, state ('Loading model…', 'Reading prompt 45 %', 'Generating', 'Ready'),
     tokens per second and 'used / n_ctx tokens' with a slim bar.
+
+    Everything sits in one row with its own margins, so the meter never touches the window
+    edge; the model name is elided (full name in its tooltip) rather than pushing the meter
+    out of view on narrow windows.
 
     Threading: GUI thread only; no signals.
     """
@@ -15,29 +67,37 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        self.setContentsMargins(8, 0, 16, 0)
-        self.model_label = QLabel("No model")
+        self.setContentsMargins(0, 0, 0, 0)
+        row = QWidget()
+        row.setObjectName("StatusRow")
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(12, 2, 20, 2)
+        layout.setSpacing(16)
+        self.model_label = ElidedLabel("No model")
         self.state_label = QLabel("Starting…")
         self.speed_label = QLabel("")
         self.context_label = QLabel("")
         self.context_bar = QProgressBar()
         self.context_bar.setObjectName("ContextBar")
         self.context_bar.setTextVisible(False)
-        self.context_bar.setFixedWidth(120)
+        self.context_bar.setFixedWidth(CONTEXT_BAR_WIDTH)
         self.context_bar.setRange(0, 1)
         self.context_bar.setValue(0)
-        self.addWidget(self.model_label)
-        self.addWidget(self.state_label)
-        self.addPermanentWidget(self.speed_label)
-        self.addPermanentWidget(self.context_label)
-        self.addPermanentWidget(self.context_bar)
+        for label in (self.state_label, self.speed_label, self.context_label):
+            label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.model_label)
+        layout.addWidget(self.state_label)
+        layout.addStretch(1)
+        layout.addWidget(self.speed_label)
+        layout.addWidget(self.context_label)
+        layout.addWidget(self.context_bar, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.addPermanentWidget(row, 1)
         self.used = 0
         self.n_ctx = 0
 
     def set_model(self, name: str) -> None:
         """The loaded model's name."""
-        self.model_label.setText(name)
-        self.model_label.setToolTip(name)
+        self.model_label.set_full_text(name)
 
     def set_state(self, text: str) -> None:
         """What is happening now."""
@@ -51,6 +111,7 @@ class StatusBar(QStatusBar):
     def set_speed(self, tokens_per_s: float | None) -> None:
         """Tokens per second of the current or last reply."""
         self.speed_label.setText(f"{tokens_per_s:.1f} tok/s" if tokens_per_s else "")
+        self.speed_label.setVisible(bool(tokens_per_s))
 
     def set_context(self, used: int, n_ctx: int) -> None:
         """'1,234 / 8,192 tokens' and the bar; red when nearly full."""
