@@ -9,6 +9,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLay
 from gemma_desktop.ui.attachments import PendingAttachment
 
 _SPINNER = "◐◓◑◒"
+# How long a chip stays highlighted when its file is added again.
+FLASH_MS = 900
 
 
 def _document_icon() -> QIcon:
@@ -80,6 +82,21 @@ class AttachmentChip(QFrame):
             tips += ["", "Not sent: " + item.error]
         self.setToolTip("\n".join(tips))
 
+    def flash(self) -> None:
+        """Highlight the chip briefly (the same file was added again)."""
+        self._set_flash(True)
+        QTimer.singleShot(FLASH_MS, self, lambda: self._set_flash(False))
+
+    @property
+    def flashing(self) -> bool:
+        """True while the chip is highlighted."""
+        return bool(self.property("flash"))
+
+    def _set_flash(self, on: bool) -> None:
+        self.setProperty("flash", on)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
     def tick(self, item: PendingAttachment) -> None:
         """Advance the spinner (and the page count) while reading."""
         self._frame += 1
@@ -134,6 +151,13 @@ class AttachmentBar(QWidget):
             self._spin.start()
         elif not busy:
             self._spin.stop()
+
+    @Slot(int)
+    def flash(self, key: int) -> None:
+        """Highlight the chip of this item (its file was dropped again)."""
+        chip = self._chips.get(key)
+        if chip is not None:
+            chip.flash()
 
     @Slot()
     def _on_spin(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class PendingAttachment:
     tokens: int | None = None
     error: str = ""
     progress: tuple[int, int] = (0, 0)
+    file_hash: str = ""  # sha256 of the file's bytes: the same file under another name
     cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -63,10 +65,15 @@ class AttachmentManager(QObject):
 
     Threading: GUI thread only; documents are read on the TaskRunner's pool, tokens counted
     on the engine thread; results come back through the runner's queued delivery.
-    Signals: `changed()` whenever the list or any item's state changes.
+    A file already attached (the same path, or the same bytes under another name) is not
+    added twice: `duplicate_found` names the existing item so its chip can flash.
+
+    Signals: `changed()` whenever the list or any item's state changes,
+    `duplicate_found(int)` with the key of the item a new file duplicated.
     """
 
     changed = Signal()
+    duplicate_found = Signal(int)
 
     def __init__(self, runner: TaskRunner, engine: Any, ask_password: PasswordPrompt,
                  parent: QObject | None = None) -> None:
@@ -93,13 +100,21 @@ class AttachmentManager(QObject):
 
     def add_files(self, paths: list[Path]) -> None:
         """Start reading each file; a chip appears at once in the 'Reading…' state."""
+        added = False
         for path in paths:
-            if any(i.path == Path(path) and i.state != "failed" for i in self._items):
-                continue  # already attached
-            item = PendingAttachment(next(self._keys), Path(path), Path(path).name)
+            path = _normalized(Path(path))
+            existing = next((i for i in self._items if i.path == path), None)
+            if existing is not None:
+                self.duplicate_found.emit(existing.key)
+                continue
+            item = PendingAttachment(next(self._keys), path, path.name)
             self._items.append(item)
-            self._read(item, None)
-        self.changed.emit()
+            added = True
+            self._runner.run(_file_hash, path, item.cancel.is_set,
+                             on_done=lambda digest, item=item: self._on_hashed(item, digest),
+                             on_error=lambda _exc, item=item: self._read(item, None))
+        if added:
+            self.changed.emit()
 
     def remove(self, key: int) -> None:
         """Drop an item (cancelling its extraction)."""
@@ -129,6 +144,19 @@ class AttachmentManager(QObject):
                 self._count(item)
 
     # ----- work ------------------------------------------------------------------------------
+
+    def _on_hashed(self, item: PendingAttachment, digest: str) -> None:
+        if item not in self._items:
+            return
+        twin = next((i for i in self._items
+                     if digest and i is not item and i.file_hash == digest), None)
+        if twin is not None:
+            self._items.remove(item)
+            self.changed.emit()
+            self.duplicate_found.emit(twin.key)
+            return
+        item.file_hash = digest
+        self._read(item, None)  # unreadable files get their clear error from the reader
 
     def _read(self, item: PendingAttachment, password: str | None) -> None:
         from gemma_desktop.core.documents.loader import load_document
@@ -198,3 +226,25 @@ class AttachmentManager(QObject):
         item.state = "failed"
         item.error = message
         self.changed.emit()
+
+
+def _normalized(path: Path) -> Path:
+    """An absolute path without '..' or symlinks, so one file has one name."""
+    try:
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
+def _file_hash(path: Path, cancelled: Callable[[], bool]) -> str:
+    """sha256 of a file's bytes (worker thread); '' when it cannot be read or was removed."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                if cancelled():
+                    return ""
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
