@@ -132,6 +132,14 @@ class ChatController(QObject):
         except UserError as exc:
             log.warning("could not save the stopped reply: %s", exc)
 
+    def _set_preparing(self, preparing: bool) -> None:
+        """While a message is counted and stored, Regenerate has nothing to act on."""
+        self._preparing = preparing
+        if preparing:
+            self._composer.set_can_regenerate(False)
+        else:
+            self._update_regenerate()
+
     def system_prompt(self) -> str:
         """The shown conversation's system prompt."""
         if self.conversation_id is None:
@@ -189,7 +197,7 @@ class ChatController(QObject):
         new_turn = StoredTurn("user", text.strip(), tuple(a.as_turn() for a in ready))
         turns = [*stored_turns(self._store, conversation_id), new_turn]
         messages = build_messages(self.system_prompt(), turns)
-        self._preparing = True
+        self._set_preparing(True)
         self._runner.watch(
             self._engine.render(messages),
             on_done=lambda r: self._on_send_counted(conversation_id, text, ready, messages, r[1]),
@@ -202,7 +210,7 @@ class ChatController(QObject):
             check_fit(prompt_tokens, info.n_ctx, self._prefs.max_tokens,
                       {a.name: a.tokens or 0 for a in ready})
         except ContextOverflowError as exc:
-            self._preparing = False
+            self._set_preparing(False)
             self._composer.show_error(str(exc))
             return False
         return True
@@ -243,7 +251,7 @@ class ChatController(QObject):
             self._start_reply(conversation_id, reply.id, messages)
 
         def failed(exc: BaseException) -> None:
-            self._preparing = False
+            self._set_preparing(False)
             self._attachments.restore(sent)
             if not self._composer.text:
                 self._composer.set_text(text)
@@ -253,7 +261,7 @@ class ChatController(QObject):
         self._runner.run(persist, on_done=stored, on_error=failed)
 
     def _on_prepare_failed(self, exc: BaseException) -> None:
-        self._preparing = False
+        self._set_preparing(False)
         if isinstance(exc, UserError):
             self._composer.show_error(str(exc))
         else:
@@ -275,7 +283,7 @@ class ChatController(QObject):
         self._store.delete_messages_from(last.id)
         self._view.remove_from(last.id)
         messages = build_messages(self.system_prompt(), stored_turns(self._store, conversation_id))
-        self._preparing = True
+        self._set_preparing(True)
 
         def counted(result: tuple[Any, int]) -> None:
             if not self._fits(result[1], []):
@@ -420,7 +428,8 @@ class ChatController(QObject):
 
     def _update_regenerate(self) -> None:
         widgets = self._view.messages()
-        self._composer.set_can_regenerate(bool(widgets) and widgets[-1].role == "assistant")
+        self._composer.set_can_regenerate(
+            not self.busy and bool(widgets) and widgets[-1].role == "assistant")
 
 
 def _attachment_detail(record: Any) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
                                    self.attachments, self.status, self.preferences, self)
         self.models = ModelSession(registry, engine, self.runner, self.preferences, self)
         self._connect()
+        self._add_shortcuts()
         self._load_conversations()
 
     # ----- construction ----------------------------------------------------------------------
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.pane.composer.attach_requested.connect(self._on_attach_requested)
         self.pane.attachment_bar.remove_requested.connect(self.attachments.remove)
         self.attachments.changed.connect(self._on_attachments_changed)
+        self.attachments.duplicate_found.connect(self.pane.attachment_bar.flash)
         self.chat.conversation_changed.connect(self._on_conversation_changed)
         self.chat.reply_started.connect(self._on_reply_started)
         self.model_picker.model_chosen.connect(self._on_model_chosen)
@@ -125,6 +127,13 @@ class MainWindow(QMainWindow):
         self.models.load_failed.connect(self._on_load_failed)
         self.models.models_listed.connect(self.model_picker.set_entries)
         self.models.open_failed.connect(self._on_open_failed)
+
+    def _add_shortcuts(self) -> None:
+        # Esc stops a reply wherever the focus is (the composer handles it too when focused).
+        self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.stop_shortcut.activated.connect(self.chat.stop)
+        self.quit_shortcut = QShortcut(QKeySequence("Ctrl+Q"), self)
+        self.quit_shortcut.activated.connect(self.close)
 
     def start(self) -> None:
         """Load the default model in the background; the window is usable meanwhile."""
