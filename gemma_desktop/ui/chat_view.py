@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
@@ -20,32 +21,70 @@ from gemma_desktop.ui.message_widget import MessageWidget
 
 # Lines of text are easiest to read up to about 90 characters.
 MAX_COLUMN_WIDTH = 860
+# The welcome text wraps at this width, centred in the column.
+EMPTY_TEXT_WIDTH = 560
+EMPTY_HINTS = (
+    "Drag &amp; drop PDFs or text files onto this window, or use <b>Attach…</b> below; "
+    "the model reads them with your question.<br>"
+    "<b>Enter</b> sends, <b>Shift+Enter</b> starts a new line, <b>Esc</b> stops a reply."
+)
 # The user's bubble leaves room on the left so the two sides read as a dialogue.
 USER_INDENT = 96
 
 
 class EmptyState(QWidget):
-    """The welcome shown in a conversation without messages."""
+    """The welcome shown in a conversation without messages: what is loaded and how to start.
+
+    The text stays in a column of at most EMPTY_TEXT_WIDTH px so lines remain easy to read.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 96, 24, 24)
-        layout.setSpacing(8)
+        layout.setSpacing(12)
         self.title = QLabel("Ask anything, or drop a PDF here")
         self.title.setObjectName("EmptyTitle")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
         self.text = QLabel()
         self.text.setObjectName("EmptyText")
-        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text.setWordWrap(True)
+        self.hints = QLabel(EMPTY_HINTS)
+        self.hints.setObjectName("EmptyHints")
+        # A centred column capped at EMPTY_TEXT_WIDTH: the labels fill it and wrap inside it
+        # (a word-wrapped label aligned on its own would shrink to an awkward narrow box).
+        column = QWidget()
+        column.setObjectName("EmptyColumn")
+        column.setMaximumWidth(EMPTY_TEXT_WIDTH)
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setSpacing(12)
+        for label in (self.text, self.hints):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.RichText)
+            column_layout.addWidget(label)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column, 100)
+        row.addStretch(1)
         layout.addWidget(self.title)
-        layout.addWidget(self.text)
+        layout.addLayout(row)
         layout.addStretch(1)
+        self.text.hide()
 
     def set_description(self, text: str) -> None:
-        """The honest description of the loaded model under the title."""
-        self.text.setText(text)
+        """The honest description of the loaded model under the title (first line in bold)."""
+        first, _, rest = text.partition("\n")
+        html = f"<b>{escape(first)}</b>"
+        if rest:
+            html += "<br>" + escape(rest).replace("\n", "<br>")
+        self.text.setText(html)
+        self.text.setVisible(bool(text))
+
+    def description(self) -> str:
+        """The description as plain text (for tests and accessibility)."""
+        return self.text.text()
 
 
 class ChatView(QScrollArea):
