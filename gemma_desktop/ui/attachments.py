@@ -16,6 +16,7 @@ from gemma_desktop.core.conversation import TurnAttachment
 from gemma_desktop.core.errors import NoModelLoadedError, PasswordRequiredError, UserError
 from gemma_desktop.ui.workers import TaskRunner
 
+PASSWORD_NEEDED = "Password needed: not read. Add the file again to enter the password."
 State = Literal["reading", "counting", "ready", "failed"]
 # Asks the user for a PDF's password: (file name, last one was wrong) -> password or None.
 PasswordPrompt = Callable[[str, bool], "str | None"]
@@ -34,6 +35,7 @@ class PendingAttachment:
     error: str = ""
     progress: tuple[int, int] = (0, 0)
     file_hash: str = ""  # sha256 of the file's bytes: the same file under another name
+    needs_password: bool = False  # failed because the password prompt was cancelled
     cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -104,6 +106,9 @@ class AttachmentManager(QObject):
         for path in paths:
             path = _normalized(Path(path))
             existing = next((i for i in self._items if i.path == path), None)
+            if existing is not None and existing.needs_password:
+                self._retry(existing)  # added again to enter the password this time
+                continue
             if existing is not None:
                 self.duplicate_found.emit(existing.key)
                 continue
@@ -144,6 +149,11 @@ class AttachmentManager(QObject):
                 self._count(item)
 
     # ----- work ------------------------------------------------------------------------------
+
+    def _retry(self, item: PendingAttachment) -> None:
+        item.state, item.error, item.needs_password = "reading", "", False
+        self.changed.emit()
+        self._read(item, None)
 
     def _on_hashed(self, item: PendingAttachment, digest: str) -> None:
         if item not in self._items:
@@ -186,7 +196,8 @@ class AttachmentManager(QObject):
             if password:
                 self._read(item, password)
                 return
-            self._fail(item, "password needed")
+            self._fail(item, PASSWORD_NEEDED)
+            item.needs_password = True
             return
         if isinstance(exc, UserError):
             self._fail(item, exc.message)
