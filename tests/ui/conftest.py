@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -188,3 +189,26 @@ def make_window(qtbot: Any, basedir: Path) -> Callable[..., Any]:
         window.close()
     for store in stores:
         store.close()
+
+
+@pytest.fixture
+def real_parts(basedir: Path, starter_model_path: Path) -> Any:
+    """A registry holding the starter (copied into models/, as ensure_starter would) + an Engine."""
+    from gemma_desktop.core.engine import Engine
+    from gemma_desktop.core.models import ModelRegistry
+    from gemma_desktop.core.paths import resolve_paths
+
+    paths = resolve_paths(basedir).ensure()
+
+    def make() -> tuple[Any, Any]:
+        registry = ModelRegistry(paths)
+        if not registry.list():
+            registry.add_local(starter_model_path)
+        return Engine(), registry
+
+    return make
+
+
+def write_prefs(basedir: Path, **values: int) -> None:
+    """Preferences the window reads at start (n_ctx, max_tokens)."""
+    (basedir / "ui-preferences.json").write_text(json.dumps(values), "utf-8")

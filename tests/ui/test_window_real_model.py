@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,31 +13,9 @@ from PySide6.QtWidgets import QApplication
 
 from gemma_desktop.core.conversation import build_messages
 from gemma_desktop.ui.chat_controller import stored_turns
-from tests.ui.conftest import fixture_pdf
+from tests.ui.conftest import fixture_pdf, write_prefs
 
 pytestmark = pytest.mark.model
-
-
-@pytest.fixture
-def real_parts(basedir: Path, starter_model_path: Path) -> Any:
-    """A registry holding the starter (copied into models/, as ensure_starter would) + an Engine."""
-    from gemma_desktop.core.engine import Engine
-    from gemma_desktop.core.models import ModelRegistry
-    from gemma_desktop.core.paths import resolve_paths
-
-    paths = resolve_paths(basedir).ensure()
-
-    def make() -> tuple[Any, Any]:
-        registry = ModelRegistry(paths)
-        if not registry.list():
-            registry.add_local(starter_model_path)
-        return Engine(), registry
-
-    return make
-
-
-def _prefs(basedir: Path, **values: int) -> None:
-    (basedir / "ui-preferences.json").write_text(json.dumps(values), "utf-8")
 
 
 def _send(qtbot: Any, window: Any, text: str) -> None:
@@ -48,7 +25,7 @@ def _send(qtbot: Any, window: Any, text: str) -> None:
 
 def test_stream_stop_regenerate_switch_restart(qtbot: Any, make_window: Any, real_parts: Any,
                                                basedir: Path) -> None:
-    _prefs(basedir, n_ctx=2048, max_tokens=400)
+    write_prefs(basedir, n_ctx=2048, max_tokens=400)
     window = make_window(*real_parts())
     assert window.engine.model is not None
     seen: list[tuple[str, int]] = []
@@ -128,7 +105,7 @@ def _drop(widget: Any, path: Path) -> None:
 
 def test_dropped_pdf_reaches_the_prompt(qtbot: Any, make_window: Any, real_parts: Any,
                                         basedir: Path, tmp_path: Path) -> None:
-    _prefs(basedir, n_ctx=4096, max_tokens=16)
+    write_prefs(basedir, n_ctx=4096, max_tokens=16)
     window = make_window(*real_parts())
     pdf = tmp_path / "report März.pdf"
     shutil.copy(fixture_pdf("sf_pdflatex-4-pages.pdf"), pdf)
@@ -163,7 +140,7 @@ def test_dropped_pdf_reaches_the_prompt(qtbot: Any, make_window: Any, real_parts
 
 def test_overflow_with_small_context_stores_nothing(qtbot: Any, make_window: Any,
                                                     real_parts: Any, basedir: Path) -> None:
-    _prefs(basedir, n_ctx=512, max_tokens=64)
+    write_prefs(basedir, n_ctx=512, max_tokens=64)
     window = make_window(*real_parts())
     assert window.engine.model.n_ctx == 512
     window.attachments.add_files([fixture_pdf("sf_pdflatex-4-pages.pdf")])
