@@ -18,6 +18,18 @@ class UserError(Exception):
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only fields (hint, wrong, ...) survive the trip from a helper process.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[UserError], message: str, state: dict[str, object]) -> UserError:
+    """Recreate a pickled UserError with all its fields."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class ModelFileError(UserError):
     """A model file is missing, damaged, or not a GGUF model."""
