@@ -37,7 +37,9 @@ class AttachmentChip(QFrame):
         layout.setContentsMargins(10, 6, 4, 6)
         layout.setSpacing(8)
         self.icon = QLabel()
-        layout.addWidget(self.icon)
+        self.icon.setFixedWidth(18)
+        # Icon, name and × share the top line whatever the length of the detail below.
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()
         text.setSpacing(0)
         self.name_label = QLabel(item.name)
@@ -48,6 +50,7 @@ class AttachmentChip(QFrame):
         self.detail_label.setMaximumWidth(360)
         text.addWidget(self.name_label)
         text.addWidget(self.detail_label)
+        text.addStretch(1)
         layout.addLayout(text)
         close = QToolButton()
         close.setText("×")

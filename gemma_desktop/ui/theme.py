@@ -26,6 +26,7 @@ class Colors:
     border: str
     text: str
     muted: str
+    disabled: str
     accent: str
     accent_hover: str
     accent_text: str
@@ -37,13 +38,13 @@ class Colors:
 
 LIGHT = Colors(
     dark=False, window="#f7f7f8", sidebar="#eef0f3", surface="#ffffff", surface_alt="#f1f3f6",
-    user_bubble="#e6eefc", border="#dcdfe4", text="#1f2328", muted="#6b7280",
+    user_bubble="#e6eefc", border="#dcdfe4", text="#1f2328", muted="#6b7280", disabled="#b3b8c0",
     accent="#2f6feb", accent_hover="#2459c6", accent_text="#ffffff", danger="#c62828",
     danger_bg="#fdecec", selection="#cfe0ff", code=LIGHT_CODE,
 )
 DARK = Colors(
     dark=True, window="#1e2025", sidebar="#181a1f", surface="#262930", surface_alt="#2d3038",
-    user_bubble="#233452", border="#3a3e47", text="#e6e8eb", muted="#9aa1ac",
+    user_bubble="#233452", border="#3a3e47", text="#e6e8eb", muted="#9aa1ac", disabled="#5c626d",
     accent="#5b8def", accent_hover="#77a1f2", accent_text="#ffffff", danger="#ff7b72",
     danger_bg="#3d2326", selection="#2f4a7a", code=DARK_CODE,
 )
@@ -64,7 +65,7 @@ def _palette(c: Colors) -> QPalette:
         p.setColor(r, QColor(value))
     disabled = QPalette.ColorGroup.Disabled
     for r in (role.Text, role.ButtonText, role.WindowText):
-        p.setColor(disabled, r, QColor(c.muted))
+        p.setColor(disabled, r, QColor(c.disabled))
     return p
 
 
