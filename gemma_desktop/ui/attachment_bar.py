@@ -38,6 +38,7 @@ class AttachmentChip(QFrame):
         layout.setSpacing(8)
         self.icon = QLabel()
         self.icon.setFixedWidth(18)
+        self.icon.setContentsMargins(0, 3, 0, 0)  # level with the name's first line
         # Icon, name and × share the top line whatever the length of the detail below.
         layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()

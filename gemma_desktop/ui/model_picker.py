@@ -12,7 +12,7 @@ OPEN_GGUF = "__open_gguf__"
 # Wide enough for most model names; longer ones are shortened in the middle, where
 # names carry the least (the family at the start and the variant at the end stay).
 MIN_WIDTH = 240
-MAX_WIDTH = 420
+MAX_WIDTH = 520
 
 
 def _format_size(size: int) -> str:
