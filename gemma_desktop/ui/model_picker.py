@@ -74,6 +74,9 @@ class ModelPicker(QComboBox):
         self._select(current_id)
         self._updating = False
         self._on_current_index_changed(self.currentIndex())
+        # Room for the whole current name (plus padding and arrow) up to MAX_WIDTH.
+        wanted = metrics.horizontalAdvance(self.currentText()) + 64
+        self.setMinimumWidth(max(MIN_WIDTH, min(MAX_WIDTH, wanted)))
 
     def current_id(self) -> str | None:
         """The selected model's id."""
