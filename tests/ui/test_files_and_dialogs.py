@@ -189,7 +189,8 @@ def test_status_bar_and_picker_fit_the_window(qtbot: Any, make_window: Any) -> N
     from gemma_desktop.core.models import ModelEntry
 
     registry = FakeRegistry()
-    name = "Gemma 3 270M starter (base model, for trying the app offline) with a long suffix"
+    name = ("Gemma 3 270M starter (base model, for trying the app offline), "
+            "a name far too long for any header, with a long suffix")
     registry.entry = ModelEntry("fake", name, Path("fake.gguf"), description="A fake.",
                                 size_bytes=1 << 20, context_length=4096)
     window = make_window(FakeEngine(n_ctx=8192), registry)
