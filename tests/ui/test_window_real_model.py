@@ -94,7 +94,8 @@ def _drop(widget: Any, path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     point = QPointF(widget.width() / 2, widget.height() / 2)
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime,
+    # QDragEnterEvent takes a QPoint (PySide6 < 6.12), QDropEvent a QPointF.
+    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     assert widget.property("dropActive") is True
