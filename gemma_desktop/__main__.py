@@ -7,6 +7,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the GUI or a command; user errors exit non-zero with one line, no traceback."""
+    import multiprocessing
+
+    # Frozen builds start the document helper process through this entry point.
+    multiprocessing.freeze_support()
     from gemma_desktop.cli import build_parser, run_command
 
     argv = sys.argv[1:] if argv is None else argv

@@ -37,6 +37,7 @@ class PendingAttachment:
     file_hash: str = ""  # sha256 of the file's bytes: the same file under another name
     needs_password: bool = False  # failed because the password prompt was cancelled
     cancel: threading.Event = field(default_factory=threading.Event)
+    job: int = 0  # the DocumentReader job reading it
 
     @property
     def detail(self) -> str:
@@ -80,6 +81,10 @@ class AttachmentManager(QObject):
     def __init__(self, runner: TaskRunner, engine: Any, ask_password: PasswordPrompt,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        from gemma_desktop.core.documents.isolated import DocumentReader
+
+        # A helper process: PyMuPDF holds the GIL per page, which a thread cannot hide.
+        self._reader = DocumentReader()
         self._runner = runner
         self._engine = engine
         self._ask_password = ask_password
@@ -126,6 +131,8 @@ class AttachmentManager(QObject):
         for item in self._items:
             if item.key == key:
                 item.cancel.set()
+                if item.job:
+                    self._reader.cancel(item.job)
         self._items = [i for i in self._items if i.key != key]
         self.changed.emit()
 
@@ -169,16 +176,21 @@ class AttachmentManager(QObject):
         self._read(item, None)  # unreadable files get their clear error from the reader
 
     def _read(self, item: PendingAttachment, password: str | None) -> None:
-        from gemma_desktop.core.documents.loader import load_document
-
         def progress(done: int, total: int) -> None:
             item.progress = (done, total)  # read by the GUI thread on the next change
 
-        self._runner.run(
-            load_document, item.path, password, cancel=item.cancel.is_set, progress=progress,
+        item.job, future = self._reader.read(item.path, password, progress=progress)
+        self._runner.watch(
+            future,
             on_done=lambda doc: self._on_read(item, doc),
             on_error=lambda exc: self._on_read_failed(item, exc),
         )
+
+    def shutdown(self) -> None:
+        """Cancel reading and stop the helper process."""
+        for item in self._items:
+            item.cancel.set()
+        self._reader.shutdown()
 
     def _on_read(self, item: PendingAttachment, document: Any) -> None:
         if item not in self._items:

@@ -323,8 +323,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.chat.shutdown()
-        for item in self.attachments.items:
-            item.cancel.set()
+        self.attachments.shutdown()
         self.engine.stop()
         self.runner.shutdown(wait=True)
         self.engine.shutdown()

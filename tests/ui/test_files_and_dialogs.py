@@ -113,7 +113,7 @@ def test_same_file_twice_shows_one_chip_and_flashes_it(qtbot: Any, make_window: 
 
 
 def test_regenerate_and_stop_states(qtbot: Any, make_window: Any) -> None:
-    window = make_window(FakeEngine(reply=" ".join(["word"] * 300), delay=0.01), FakeRegistry())
+    window = make_window(FakeEngine(reply=" ".join(["word"] * 5000), delay=0.01), FakeRegistry())
     composer = window.pane.composer
     assert not composer.regenerate_button.isEnabled()  # no model reply yet
     assert composer.send_button.text() == "Send"
