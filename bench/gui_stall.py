@@ -98,7 +98,7 @@ def main() -> int:
     beat = Heartbeat()
 
     beat.start()
-    wait_until(app, lambda: False if len(beat.gaps) < 200 else True, 10)
+    wait_until(app, lambda: len(beat.gaps) >= 200, 10)
     idle = beat.stop()
 
     finished: list[object] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(parser, top=True)
     parser.add_argument(
-        "--theme", choices=("system", "light", "dark"), default="system",
+        "--theme",
+        choices=("system", "light", "dark"),
+        default="system",
         help="window colours (default: follow the system)",
     )
     parser.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
@@ -92,6 +95,11 @@ def run_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("gemma-desktop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, like other command-line tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     raise AssertionError(f"unknown command {args.command}")
 
 
@@ -209,6 +217,7 @@ def _ask(args: argparse.Namespace) -> int:
                         "prompt_eval_s": round(result.prompt_eval_s, 4),
                         "total_s": round(time.perf_counter() - started, 4),
                         "finish_reason": result.finish_reason,
+                        "length_limit": result.length_limit or None,
                         "answer": result.text,
                         "attachments": reports,
                     },
@@ -217,7 +226,13 @@ def _ask(args: argparse.Namespace) -> int:
             )
         else:
             sys.stdout.write("\n")
-            if result.finish_reason == "length":
+            if result.length_limit == "context":
+                print(
+                    f"gemma-desktop: stopped: the context window ({info.n_ctx:,} tokens) is "
+                    "full; use a larger --ctx",
+                    file=sys.stderr,
+                )
+            elif result.finish_reason == "length":
                 print(f"gemma-desktop: stopped at --max-tokens {args.max_tokens}", file=sys.stderr)
         return 0
     finally:

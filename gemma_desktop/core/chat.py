@@ -43,3 +43,6 @@ class GenerationResult:
     prompt_eval_s: float = 0.0
     error: str = ""
     stats: dict[str, float] = field(default_factory=dict)
+    token_ids: list[int] = field(default_factory=list)
+    # For finish_reason "length": "max_tokens" (the limit asked for) or "context" (n_ctx full).
+    length_limit: str = ""

@@ -38,6 +38,11 @@ class GenerationCancelled(Exception):
     """Raised inside the engine thread when Stop interrupts llama.cpp."""
 
 
+def _is_abort(exc: RuntimeError) -> bool:
+    """True for llama_decode's 'aborted by the callback' failure (code 2), not real errors."""
+    return str(exc).rstrip().endswith("returned 2")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What is loaded and with which settings."""
@@ -84,7 +89,12 @@ class Engine:
         self.n_threads = n_threads or physical_cores()
         self.n_batch = n_batch
         self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
-        self._cancel = threading.Event()
+        # Stop cancels every generation submitted so far, running or still queued: each job
+        # has a sequence number and is cancelled when it is <= the last stopped one.
+        self._seq_lock = threading.Lock()
+        self._submitted = 0
+        self._stopped_upto = 0
+        self._active_seq = 0
         self._llm: Any = None
         self._format: PromptFormat | None = None
         self._info: ModelInfo | None = None
@@ -140,8 +150,15 @@ class Engine:
         return self._text_pool.submit(locked)
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop current work, free the model and end the worker threads."""
+        """Stop current work, cancel queued jobs, free the model and end the worker threads."""
         self.stop()
+        while True:
+            try:
+                queued = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if queued is not None:
+                queued[1].cancel()
         self._text_pool.shutdown(wait=True, cancel_futures=True)
         if self._thread.is_alive():
             self._jobs.put(None)
@@ -163,8 +180,12 @@ class Engine:
         return self._format
 
     def stop(self) -> None:
-        """Interrupt prompt processing or generation as soon as llama.cpp allows (ms)."""
-        self._cancel.set()
+        """Stop the running generation within milliseconds, and any already queued."""
+        with self._seq_lock:
+            self._stopped_upto = self._submitted
+
+    def _cancelled(self) -> bool:
+        return 0 < self._active_seq <= self._stopped_upto
 
     # ----- loading ---------------------------------------------------------------------------
 
@@ -260,7 +281,7 @@ class Engine:
         import llama_cpp
 
         def should_abort(_data: Any) -> bool:
-            return self._cancel.is_set()
+            return self._cancelled()
 
         # Keep a reference: llama.cpp calls it from C for the whole life of the context.
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
@@ -342,23 +363,31 @@ class Engine:
         on_prompt_progress: ProgressCallback | None = None,
     ) -> Future[GenerationResult]:
         """Stream one model turn; `on_token` gets text pieces on the engine thread."""
+        with self._seq_lock:
+            self._submitted += 1
+            seq = self._submitted
 
-        # A Stop pressed before this job starts belongs to the previous one.
         def job() -> GenerationResult:
-            self._cancel.clear()
+            self._active_seq = seq
             try:
+                if self._cancelled():  # stopped while it waited in the queue
+                    return GenerationResult(
+                        text="", finish_reason="cancelled", prompt_tokens=0, completion_tokens=0
+                    )
                 return self._generate(messages, max_tokens, sampling, on_token, on_prompt_progress)
             finally:
-                self._cancel.clear()
+                self._active_seq = 0
 
         return self._submit(job)
 
     def _reusable_prefix(self, tokens: Sequence[int]) -> int:
         """How many cached tokens can be kept: the common prefix, if the SWA cache still has it.
 
-        With swa_full=False, sliding-window layers hold only the last window plus one batch.
-        Reusing a prefix that ends further back than n_ubatch before the cache's oldest
-        position gives silently wrong logits (measured); the rule is llama.cpp server's.
+        With swa_full=False, sliding-window layers keep only the most recent positions.
+        Continuing at k needs the window before k in the cache; reusing without it gives
+        silently wrong logits (measured). The rule is llama.cpp server's: the cache's oldest
+        position must be <= k - n_swa. (With n_swa == n_ubatch, as on the starter, this is the
+        rule engine-notes states; Gemma 4 26B/31B have a 1,024 window and 512 batches.)
         """
         import llama_cpp
 
@@ -377,7 +406,8 @@ class Engine:
             return 0
         memory = llama_cpp.llama_get_memory(llm.ctx)
         pos_min = llama_cpp.llama_memory_seq_pos_min(memory, 0)
-        if pos_min > max(0, k - llm.n_batch):
+        n_swa = llama_cpp.llama_model_n_swa(llm.model)
+        if n_swa > 0 and pos_min > max(0, k - n_swa):
             log.debug("prefix reuse refused: k=%d pos_min=%d", k, pos_min)
             return 0
         return k
@@ -426,13 +456,13 @@ class Engine:
         )
         try:
             for start in range(0, len(pending), self.n_batch):
-                if self._cancel.is_set():
+                if self._cancelled():
                     raise GenerationCancelled
                 llm.eval(pending[start : start + self.n_batch])
                 if on_progress is not None:
                     on_progress(min(start + self.n_batch, len(pending)), len(pending))
         except (GenerationCancelled, RuntimeError) as exc:
-            if not self._cancel.is_set():
+            if not (isinstance(exc, GenerationCancelled) or _is_abort(exc)):
                 raise
             log.debug("prompt processing stopped: %s", exc)
             result.finish_reason = "cancelled"
@@ -457,7 +487,7 @@ class Engine:
         vocab = self._vocab
         try:
             for _ in range(budget):
-                if self._cancel.is_set():
+                if self._cancelled():
                     finish = "cancelled"
                     break
                 token = sampler.sample(llm._ctx, -1)
@@ -465,6 +495,7 @@ class Engine:
                     finish = "stop"
                     break
                 result.completion_tokens += 1
+                result.token_ids.append(token)
                 last_at = time.perf_counter()
                 if result.completion_tokens == 1:
                     first_at = last_at
@@ -475,10 +506,12 @@ class Engine:
                     if on_token is not None:
                         on_token(text)
                 llm.eval([token])
-        except RuntimeError:
-            if not self._cancel.is_set():
+        except RuntimeError as exc:
+            if not _is_abort(exc):
                 raise
             finish = "cancelled"
+        if finish == "length":
+            result.length_limit = "context" if budget < max_tokens else "max_tokens"
         tail = decoder.decode(b"", final=True)
         if tail:
             pieces.append(tail)

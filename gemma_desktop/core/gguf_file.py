@@ -619,4 +619,3 @@ def _as_str(value: Any) -> str | None:
 def _as_int(value: Any) -> int | None:
     # bool is an int subclass; a boolean where a number belongs is not a number.
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-

@@ -322,7 +322,11 @@ class ModelRegistry:
         try:
             models_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=models_dir, prefix=".registry-", suffix=".tmp",
+                "w",
+                encoding="utf-8",
+                dir=models_dir,
+                prefix=".registry-",
+                suffix=".tmp",
                 delete=False,
             ) as tmp:
                 tmp_name = tmp.name

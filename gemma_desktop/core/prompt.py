@@ -101,9 +101,13 @@ class Gemma3Format(PromptFormat):
             segments.append(PromptSegment(f"<start_of_turn>{role}\n", True))
             segments.append(PromptSegment(content, False))
             segments.append(PromptSegment("<end_of_turn>\n", True))
-        if turns and turns[0].role != "user" and system:
-            # A conversation that starts with the model still needs the system text somewhere.
-            segments.insert(1, PromptSegment(f"<start_of_turn>user\n{system}<end_of_turn>\n", True))
+        if system and (not turns or turns[0].role != "user"):
+            # No user turn to fold it into: the system text gets a user turn of its own.
+            segments[1:1] = [
+                PromptSegment("<start_of_turn>user\n", True),
+                PromptSegment(system.strip(), False),
+                PromptSegment("<end_of_turn>\n", True),
+            ]
         if add_generation_prompt:
             segments.append(PromptSegment("<start_of_turn>model\n", True))
         return RenderedPrompt(_merge(segments), self.name, add_bos=False)

@@ -1,4 +1,4 @@
-"""The real app as a user starts it: `gemma-desktop --basedir DIR`, a message typed, a screenshot."""
+"""The real app as users start it (`gemma-desktop --basedir DIR`): a typed message, a screenshot."""
 
 from __future__ import annotations
 

@@ -160,3 +160,32 @@ def test_models_lists_the_starter(home: Path) -> None:
     assert any(
         r["name"] == "Gemma 3 270M starter (base model, for trying the app offline)" for r in rows
     )
+
+
+def test_a_closed_pipe_ends_quietly(home: Path) -> None:
+    """`gemma-desktop ask ... | head -c5`: no traceback when the reader goes away."""
+    env = {k: v for k, v in os.environ.items() if k != "GEMMA_DESKTOP_HOME"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gemma_desktop",
+            "ask",
+            "--basedir",
+            str(home),
+            "--max-tokens",
+            "400",
+            "Tell a long story.",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(5)
+    proc.stdout.close()
+    proc.wait(120)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 141)

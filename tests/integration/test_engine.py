@@ -46,6 +46,7 @@ def test_streams_tokens_and_reports_numbers(engine: Engine) -> None:
     ).result(timeout=120)
     assert result.completion_tokens > 0
     assert "".join(pieces) == result.text
+    assert len(result.token_ids) == result.completion_tokens
     assert len(pieces) > 1, "tokens must arrive one by one, not as one block"
     assert result.finish_reason in ("stop", "length")
     assert result.prompt_tokens > 5
@@ -248,3 +249,83 @@ def test_count_right_after_load_sees_the_new_model(starter_model_path: Path) -> 
         assert eng.count_tokens("Hello world").result(timeout=120) == 2
     finally:
         eng.shutdown()
+
+
+def test_streamed_text_matches_the_tokens_with_multibyte_characters(engine: Engine) -> None:
+    """Characters split across tokens must be reassembled, never dropped or garbled."""
+    prompt = [
+        ChatMessage("user", "Grüße aus Köln! 日本語のテキスト: こんにちは。 Continue in Japanese:")
+    ]
+    result = engine.generate(prompt, max_tokens=48, sampling=SamplingParams(seed=7)).result(120)
+    expected = engine.detokenize(result.token_ids).result()
+    assert result.text == expected
+    assert "\ufffd" not in result.text
+
+
+def test_stop_before_the_job_starts_is_not_lost(starter_model_path: Path) -> None:
+    eng = Engine()
+    try:
+        eng.load(starter_model_path, 2048)
+        queued = eng.generate([ChatMessage("user", "Tell a long story.")], max_tokens=300)
+        eng.stop()  # the load is still running: the generation has not started
+        result = queued.result(timeout=120)
+        assert result.finish_reason == "cancelled" and result.completion_tokens == 0
+        # A Stop with nothing running does not cancel what is asked for afterwards.
+        eng.stop()
+        later = eng.generate([ChatMessage("user", "Hi")], max_tokens=4).result(timeout=120)
+        assert later.finish_reason in ("stop", "length") and later.completion_tokens > 0
+    finally:
+        eng.shutdown()
+
+
+def test_shutdown_cancels_queued_work_and_ends_the_thread(starter_model_path: Path) -> None:
+    eng = Engine()
+    eng.load(starter_model_path, 2048).result(timeout=120)
+    first = eng.generate([ChatMessage("user", "Tell a long story.")], max_tokens=3000)
+    second = eng.generate([ChatMessage("user", "Tell another.")], max_tokens=3000)
+    started = time.perf_counter()
+    eng.shutdown(timeout=10)
+    assert time.perf_counter() - started < 3
+    assert not eng._thread.is_alive()
+    assert eng.model is None
+    assert first.done() and second.done()
+    assert second.cancelled() or second.result().finish_reason == "cancelled"
+
+
+def test_guard_uses_the_sliding_window_not_the_batch(starter_model_path: Path) -> None:
+    """Gemma 4 26B/31B: window 1,024 > batch 512. Emulated here with batches of 256."""
+    import llama_cpp
+
+    words = ["river", "stone", "copper", "violet", "harbor", "ledger"]
+    words += ["quiet", "lantern", "meadow", "signal", "orchard"]
+    text = " ".join(words[(i * 7) % len(words)] for i in range(1700))
+    eng = Engine(n_batch=256)
+    try:
+        eng.load(starter_model_path, 4096).result(timeout=120)
+        eng.generate([ChatMessage("user", text)], max_tokens=1, sampling=GREEDY).result(300)
+        llm = eng._llm
+        pos_min = llama_cpp.llama_memory_seq_pos_min(llama_cpp.llama_get_memory(llm.ctx), 0)
+        n_swa = llama_cpp.llama_model_n_swa(llm.model)
+        assert n_swa == 512 and pos_min > 0
+        # A prompt that shares a prefix ending between pos_min + 256 and pos_min + 512: a guard
+        # on the batch size would reuse it, but the window before it is no longer cached.
+        cut = " ".join(text.split()[:1300])
+        diverging = [ChatMessage("user", cut + "\nWhich word came first?")]
+        tokens = eng.tokenize_prompt(eng.render(diverging).result()[0]).result()
+        shared = 0
+        while llm.input_ids[shared] == tokens[shared]:
+            shared += 1
+        assert pos_min <= shared - 256 and pos_min > shared - n_swa, (pos_min, shared)
+        result = eng.generate(diverging, max_tokens=16, sampling=GREEDY).result(timeout=300)
+        assert result.reused_tokens == 0
+    finally:
+        eng.shutdown()
+    fresh = Engine(n_batch=256)
+    try:
+        fresh.load(starter_model_path, 4096).result(timeout=120)
+        assert (
+            result.text
+            == fresh.generate(diverging, max_tokens=16, sampling=GREEDY).result(300).text
+        )
+    finally:
+        fresh.shutdown()

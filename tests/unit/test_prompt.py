@@ -1,4 +1,4 @@
-"""Prompt rendering without a model: templates, fallbacks, and which text may hold control tokens."""
+"""Prompt rendering without a model: templates, fallbacks, which text may hold control tokens."""
 
 from __future__ import annotations
 
@@ -103,6 +103,17 @@ def test_consecutive_turns_of_one_role_are_merged() -> None:
 
 def test_sampling_defaults_from_gguf_keys_and_gemma_fallback() -> None:
     assert defaults_from_gguf({}) == GEMMA_RECOMMENDED
-    assert GEMMA_RECOMMENDED == SamplingParams(1.0, 0.95, 64, 0.0, 1.0)
+    assert SamplingParams(1.0, 0.95, 64, 0.0, 1.0) == GEMMA_RECOMMENDED
     got = defaults_from_gguf({"temp": 0.6, "top_k": 20, "top_p": "x", "other": 1})
     assert (got.temperature, got.top_k, got.top_p) == (0.6, 20, 0.95)
+
+
+def test_system_text_never_becomes_markup() -> None:
+    system = "Rules <end_of_turn> here"
+    for turns in (
+        [ChatMessage("system", system), ChatMessage("assistant", "Hi")],
+        [ChatMessage("system", system)],
+    ):
+        rendered = Gemma3Format(TOKENS).render(turns)
+        assert system in [s.text for s in rendered.segments if not s.special]
+        assert "<end_of_turn> here" not in "".join(s.text for s in rendered.segments if s.special)

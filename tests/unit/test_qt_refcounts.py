@@ -1,4 +1,4 @@
-"""The Qt binding must not corrupt reference counts (PySide6 6.12.0 did, and Python aborted at exit)."""
+"""The Qt binding must not corrupt reference counts (PySide6 6.12.0 did: Python aborted at exit)."""
 
 from __future__ import annotations
 

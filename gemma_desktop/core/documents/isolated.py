@@ -8,8 +8,11 @@ process has its own GIL, and a PDF that crashes MuPDF takes down only that proce
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +23,9 @@ from gemma_desktop.core.documents.model import Document, ExtractionCancelled
 from gemma_desktop.core.errors import DocumentError
 
 ProgressCallback = Callable[[int, int], None]
+log = logging.getLogger(__name__)
+# Any job id: cancels whatever the helper is reading (used when shutting down).
+_ALL_JOBS = -1
 
 # Set in the helper process by _init_worker.
 _progress_queue: Any = None
@@ -30,6 +36,15 @@ def _init_worker(progress_queue: Any, cancelled_job: Any) -> None:
     global _progress_queue, _cancelled_job
     _progress_queue = progress_queue
     _cancelled_job = cancelled_job
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:
+        # If the app dies without shutting us down (crash, kill), do not linger.
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, name="parent-watch", daemon=True).start()
 
 
 def _read_in_worker(job: int, path: str, password: str | None) -> Document:
@@ -39,7 +54,7 @@ def _read_in_worker(job: int, path: str, password: str | None) -> Document:
         _progress_queue.put((job, done, total))
 
     def cancel() -> bool:
-        return bool(_cancelled_job.value == job)
+        return _cancelled_job.value in (job, _ALL_JOBS)
 
     return load_document(Path(path), password, cancel=cancel, progress=progress)
 
@@ -87,16 +102,19 @@ class DocumentReader:
             item = queue.get()
             if item is None:
                 return
-            if item[0] == "done":
-                self._callbacks.pop(item[1], None)
-                finish = self._finishers.pop(item[1], None)
-                if finish is not None:
-                    finish()
-                continue
-            job, done, total = item
-            callback = self._callbacks.get(job)
-            if callback is not None:
-                callback(done, total)
+            try:
+                if item[0] == "done":
+                    self._callbacks.pop(item[1], None)
+                    finish = self._finishers.pop(item[1], None)
+                    if finish is not None:
+                        finish()
+                    continue
+                job, done, total = item
+                callback = self._callbacks.get(job)
+                if callback is not None:
+                    callback(done, total)
+            except Exception:  # one bad callback must not stop every later read
+                log.exception("document progress callback failed")
 
     def read(
         self,
@@ -113,6 +131,8 @@ class DocumentReader:
                 self._callbacks[job] = progress
             inner = pool.submit(_read_in_worker, job, str(path), password)
         outer: Future[Document] = Future()
+        # Running from the start: callers cannot cancel it, they call cancel(job).
+        outer.set_running_or_notify_cancel()
 
         def settle(finished: Future[Document]) -> None:
             if finished.cancelled():
@@ -141,7 +161,11 @@ class DocumentReader:
                 settle(finished)
             else:
                 self._finishers[job] = lambda: settle(finished)
-                queue.put(("done", job))
+                try:
+                    queue.put(("done", job))
+                except (OSError, ValueError):  # shut down meanwhile: settle here instead
+                    if self._finishers.pop(job, None) is not None:
+                        settle(finished)
 
         inner.add_done_callback(done)
         return job, outer
@@ -164,6 +188,8 @@ class DocumentReader:
     def shutdown(self) -> None:
         """Stop the helper process and the relay thread."""
         with self._lock:
+            if self._cancelled is not None:
+                self._cancelled.value = _ALL_JOBS
             pool, self._pool = self._pool, None
             queue, self._queue = self._queue, None
             relay, self._relay = self._relay, None
