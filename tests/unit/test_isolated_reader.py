@@ -68,17 +68,27 @@ def test_a_failing_progress_callback_does_not_block_later_reads(reader: Document
     assert reader.read(PDF / "sf_pdflatex-4-pages.pdf")[1].result(timeout=60).pages == 4
 
 
-def test_a_crashing_reader_process_is_a_clear_error_and_is_replaced(
-    reader: DocumentReader,
-) -> None:
-    small = PDF / "sf_pdflatex-4-pages.pdf"
-    assert reader.read(small)[1].result(timeout=60).pages == 4  # the helper is running
+def _kill_helper(reader: DocumentReader) -> None:
     assert reader._pool is not None
     for process in list(reader._pool._processes.values()):  # type: ignore[attr-defined]
         process.kill()
         process.join(10)
+
+
+def test_a_helper_crash_during_a_read_is_a_clear_error(reader: DocumentReader) -> None:
+    small = PDF / "sf_pdflatex-4-pages.pdf"
+    assert reader.read(small)[1].result(timeout=60).pages == 4  # the helper is running
+    _job, future = reader.read(PDF / "sf_GeoTopo-komprimiert.pdf")
+    _kill_helper(reader)  # mid-read: 117 pages take far longer than this
     with pytest.raises(DocumentError, match="crash"):
-        reader.read(PDF / "sf_GeoTopo-komprimiert.pdf")[1].result(timeout=60)
+        future.result(timeout=60)
+    assert reader.read(small)[1].result(timeout=60).pages == 4
+
+
+def test_a_helper_that_died_while_idle_is_replaced_silently(reader: DocumentReader) -> None:
+    small = PDF / "sf_pdflatex-4-pages.pdf"
+    assert reader.read(small)[1].result(timeout=60).pages == 4
+    _kill_helper(reader)
     assert reader.read(small)[1].result(timeout=60).pages == 4
 
 

@@ -129,7 +129,13 @@ class DocumentReader:
             job = next(self._jobs)
             if progress is not None:
                 self._callbacks[job] = progress
-            inner = pool.submit(_read_in_worker, job, str(path), password)
+            try:
+                inner = pool.submit(_read_in_worker, job, str(path), password)
+            except BrokenProcessPool:
+                # The helper died while idle (killed, out of memory): start a new one.
+                self._pool = None
+                pool = self._ensure_pool()
+                inner = pool.submit(_read_in_worker, job, str(path), password)
         outer: Future[Document] = Future()
         # Running from the start: callers cannot cancel it, they call cancel(job).
         outer.set_running_or_notify_cancel()
