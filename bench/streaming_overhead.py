@@ -33,7 +33,7 @@ def bare_run(llm, tokens: list[int], n: int, seed: int) -> float:  # type: ignor
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokens", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     import llama_cpp
 
