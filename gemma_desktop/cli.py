@@ -82,12 +82,8 @@ def run_command(args: argparse.Namespace) -> int:
         if args.command == "models":
             return _models(args)
     except PasswordRequiredError as exc:
-        action = (
-            "the password given with --password is wrong"
-            if exc.wrong
-            else ("pass its password with --password")
-        )
-        print(f"gemma-desktop: error: {exc.message} ({action})", file=sys.stderr)
+        action = "Check the value of --password." if exc.wrong else "Give it with --password."
+        print(f"gemma-desktop: error: {exc.message} {action}", file=sys.stderr)
         return 2
     except UserError as exc:
         print(f"gemma-desktop: error: {exc}", file=sys.stderr)
@@ -108,6 +104,8 @@ def _validate_numbers(args: argparse.Namespace) -> None:
         raise UserError("--max-tokens must be at least 1.")
     if args.ctx < 256:
         raise UserError("--ctx must be at least 256 tokens.")
+    if not args.prompt.strip() and not args.attach:
+        raise UserError("The prompt is empty.", hint='Give a question, e.g. gemma-desktop ask "…".')
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -179,7 +177,11 @@ def _ask(args: argparse.Namespace) -> int:
                 )
             return 0
         check_fit(
-            prompt_tokens, info.n_ctx, args.max_tokens, {a.name: a.tokens for a in attachments}
+            prompt_tokens,
+            info.n_ctx,
+            args.max_tokens,
+            {a.name: a.tokens for a in attachments},
+            n_ctx_max=info.n_ctx_train,
         )
         sampling = info.sampling
         if args.temperature is not None:

@@ -68,8 +68,28 @@ def build_messages(system_prompt: str, turns: Sequence[StoredTurn]) -> list[Chat
 
 
 def answer_reserve(max_tokens: int, n_ctx: int) -> int:
-    """Tokens to keep free for the answer: the limit asked for, within reason."""
-    return max(1, min(max_tokens, DEFAULT_ANSWER_RESERVE, n_ctx // 4))
+    """Tokens kept free for the answer: the reply limit asked for, at most half the window."""
+    return max(1, min(max_tokens, n_ctx // 2))
+
+
+def fit_hint(needed: int, n_ctx: int, n_ctx_max: int, *, window: bool) -> str:
+    """What the user can do about a prompt that does not fit, in the words of the surface."""
+    raise_where = "Settings → Context size" if window else "--ctx"
+    if n_ctx < n_ctx_max and needed <= n_ctx_max:
+        first = (
+            f"Raise the context size to at least {needed:,} tokens ({raise_where}; this "
+            f"model allows up to {n_ctx_max:,}), or"
+        )
+    elif needed > n_ctx_max:
+        first = f"Even this model's largest context ({n_ctx_max:,} tokens) is too small, so"
+    else:
+        first = "The context is already at this model's maximum, so"
+    rest = (
+        "remove an attachment or start a new chat"
+        if window
+        else "attach less or ask about a shorter part of the document"
+    )
+    return f"{first} {rest}."
 
 
 def check_fit(
@@ -77,6 +97,9 @@ def check_fit(
     n_ctx: int,
     max_tokens: int,
     attachment_tokens: Mapping[str, int] | None = None,
+    *,
+    n_ctx_max: int | None = None,
+    window: bool = False,
 ) -> None:
     """Raise ContextOverflowError, saying what takes the room, when the prompt cannot fit."""
     reserve = answer_reserve(max_tokens, n_ctx)
@@ -86,12 +109,12 @@ def check_fit(
     if attachment_tokens:
         listed = ", ".join(f"{name} {count:,}" for name, count in attachment_tokens.items())
         parts = f" (attachments: {listed})"
+    needed = prompt_tokens + reserve
     raise ContextOverflowError(
-        f"This message does not fit: the conversation needs {prompt_tokens:,} tokens{parts}, "
-        f"and the context window holds {n_ctx:,} with {reserve:,} kept for the answer. "
+        f"This message does not fit: it needs {prompt_tokens:,} tokens{parts} plus "
+        f"{reserve:,} for the reply, and the context window holds {n_ctx:,}. "
         "Nothing was sent and nothing was cut.",
-        hint="Remove an attachment, start a new conversation, or load the model with a larger "
-        "context (Settings, or --ctx).",
-        needed=prompt_tokens + reserve,
+        hint=fit_hint(needed, n_ctx, n_ctx_max or n_ctx, window=window),
+        needed=needed,
         n_ctx=n_ctx,
     )

@@ -208,7 +208,8 @@ class ChatController(QObject):
         info = self._engine.model
         try:
             check_fit(prompt_tokens, info.n_ctx, self._prefs.max_tokens,
-                      {a.name: a.tokens or 0 for a in ready})
+                      {a.name: a.tokens or 0 for a in ready},
+                      n_ctx_max=info.n_ctx_train, window=True)
         except ContextOverflowError as exc:
             self._set_preparing(False)
             self._composer.show_error(str(exc))

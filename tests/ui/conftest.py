@@ -46,6 +46,7 @@ class FakeModelInfo:
 
     name: str = "fake"
     n_ctx: int = 2048
+    n_ctx_train: int = 32768
     path: Path = Path("fake.gguf")
     sampling: SamplingParams = field(default_factory=SamplingParams)
 
