@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_command(args: argparse.Namespace) -> int:
     """Run a parsed command; a UserError becomes one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # llama.cpp warns about settings we chose on purpose (e.g. n_ctx below the trained size).
+    logging.getLogger("llama.cpp").setLevel(logging.ERROR)
     try:
         if args.command == "ask":
             return _ask(args)

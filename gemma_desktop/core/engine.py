@@ -62,6 +62,29 @@ class ModelInfo:
     stop_token_ids: frozenset[int] = field(default_factory=frozenset)
 
 
+_llama_log_callback: Any = None
+_llama_log = logging.getLogger("llama.cpp")
+
+
+def _route_llama_logs() -> None:
+    """Send llama.cpp's own messages to logging (the log file), not to the user's terminal."""
+    global _llama_log_callback
+    if _llama_log_callback is not None:
+        return
+    import llama_cpp
+
+    # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
+    levels = {2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+
+    def forward(level: int, text: bytes, _data: Any) -> None:
+        _llama_log.log(
+            levels.get(level, logging.DEBUG), "%s", text.decode("utf-8", "replace").rstrip()
+        )
+
+    _llama_log_callback = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
+
+
 def physical_cores() -> int:
     """Physical CPU cores: llama.cpp decodes fastest with one thread per physical core."""
     try:
@@ -223,6 +246,7 @@ class Engine:
         self._release()
         import llama_cpp
 
+        _route_llama_logs()
         started = time.perf_counter()
         n_ctx_train = gguf.context_length or n_ctx
         n_ctx = max(256, min(int(n_ctx), n_ctx_train))

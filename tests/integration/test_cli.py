@@ -64,6 +64,7 @@ def test_ask_streams_plain_text(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
     assert "Traceback" not in proc.stderr
+    assert "llama" not in proc.stderr, "llama.cpp's own log belongs in the log, not the terminal"
 
 
 def test_pdf_question_end_to_end(home: Path) -> None:
@@ -102,6 +103,8 @@ def test_needle_document_too_big_is_refused_not_cut(home: Path) -> None:
     proc = run(home, "ask", "--attach", str(NEEDLE), "--ctx", "2048", "What is the access code?")
     assert proc.returncode == 2
     assert "does not fit" in proc.stderr and "needle-at-head.txt" in proc.stderr
+    assert "--ctx" in proc.stderr or "largest context" in proc.stderr
+    assert "Settings" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
 
