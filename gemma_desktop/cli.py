@@ -278,6 +278,9 @@ def _models(args: argparse.Namespace) -> int:
                 "note": "assembled on first use",
             }
         )
+    default = registry.default_id()
+    for row in rows:
+        row["default"] = row["id"] == default
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -288,5 +291,7 @@ def _models(args: argparse.Namespace) -> int:
         size = f"{row['size_bytes'] / 1e6:,.0f} MB" if row["size_bytes"] else "-"
         state = "" if row["available"] else "  [file missing]"
         note = f"  ({row['note']})" if row.get("note") else ""
+        if row["default"]:
+            note += "  [default]"
         print(f"{row['id']:<32} {size:>10}  {row['name']}{state}{note}")
     return 0

@@ -215,6 +215,18 @@ class ModelRegistry:
             self._save(state)
         return replace(entry)
 
+    def default_id(self) -> str | None:
+        """The id default_model() would pick, without assembling anything."""
+        available = [e for e in self.list() if e.available]
+        with self._lock:
+            last_used = self._load().last_used
+        ids = [e.id for e in available]
+        if last_used in ids:
+            return last_used
+        if STARTER_ID in ids or self.starter_available():
+            return STARTER_ID
+        return ids[0] if ids else None
+
     def default_model(self) -> ModelEntry:
         """The last used model, else the starter, else the first available model."""
         entries = self.list()
