@@ -7,6 +7,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from gemma_desktop.ui.attachments import PendingAttachment
+from gemma_desktop.ui.status_bar import ElidedLabel
 
 _SPINNER = "◐◓◑◒"
 # How long a chip stays highlighted when its file is added again.
@@ -43,7 +44,8 @@ class AttachmentChip(QFrame):
         layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()
         text.setSpacing(0)
-        self.name_label = QLabel(item.name)
+        # Long names are shortened in the middle (start and extension stay readable).
+        self.name_label = ElidedLabel(item.name, mode=Qt.TextElideMode.ElideMiddle)
         self.name_label.setObjectName("ChipName")
         self.detail_label = QLabel()
         self.detail_label.setObjectName("ChipDetail")

@@ -33,6 +33,7 @@ class PendingAttachment:
     document: Any = None  # core.documents.model.Document once read
     tokens: int | None = None
     error: str = ""
+    hint: str = ""  # what the user can do about the error (shown in the chip's tooltip)
     progress: tuple[int, int] = (0, 0)
     file_hash: str = ""  # sha256 of the file's bytes: the same file under another name
     needs_password: bool = False  # failed because the password prompt was cancelled
@@ -89,6 +90,9 @@ class AttachmentManager(QObject):
         self._engine = engine
         self._ask_password = ask_password
         self._items: list[PendingAttachment] = []
+        # Each conversation has its own pending attachments; `_items` is the shown one's.
+        self._owner: Any = None
+        self._drafts: dict[Any, list[PendingAttachment]] = {}
         self._keys = itertools.count(1)
 
     @property
@@ -99,6 +103,56 @@ class AttachmentManager(QObject):
     def ready(self) -> list[PendingAttachment]:
         """Items that would be sent with the next message."""
         return [i for i in self._items if i.state == "ready" and i.tokens is not None]
+
+    @property
+    def owner(self) -> Any:
+        """The conversation whose attachments are shown (None before the first switch)."""
+        return self._owner
+
+    def switch_to(self, owner: Any) -> None:
+        """Keep the shown items for their conversation and show `owner`'s own items.
+
+        Items of a conversation not shown keep reading in the background.
+        """
+        if owner == self._owner:
+            return
+        if self._items:
+            self._drafts[self._owner] = self._items
+        self._items = self._drafts.pop(owner, [])
+        self._owner = owner
+        self.changed.emit()
+
+    def forget(self, owner: Any) -> None:
+        """Drop a conversation's items (it was deleted), cancelling their reading."""
+        items = self._items if owner == self._owner else self._drafts.pop(owner, [])
+        for item in items:
+            self._cancel(item)
+        if owner == self._owner:
+            self._items = []
+            self._owner = None
+            self.changed.emit()
+
+    def _all(self) -> list[PendingAttachment]:
+        return self._items + [i for items in self._drafts.values() for i in items]
+
+    def _known(self, item: PendingAttachment) -> bool:
+        return any(i is item for i in self._all())
+
+    def _list_of(self, item: PendingAttachment) -> list[PendingAttachment]:
+        if any(i is item for i in self._items):
+            return self._items
+        return next((items for items in self._drafts.values() if any(i is item for i in items)),
+                    [])
+
+    def _changed_for(self, item: PendingAttachment) -> None:
+        """Tell the view, when the item belongs to the conversation shown."""
+        if any(i is item for i in self._items):
+            self.changed.emit()
+
+    def _cancel(self, item: PendingAttachment) -> None:
+        item.cancel.set()
+        if item.job:
+            self._reader.cancel(item.job)
 
     @property
     def busy(self) -> bool:
@@ -130,47 +184,62 @@ class AttachmentManager(QObject):
         """Drop an item (cancelling its extraction)."""
         for item in self._items:
             if item.key == key:
-                item.cancel.set()
-                if item.job:
-                    self._reader.cancel(item.job)
+                self._cancel(item)
         self._items = [i for i in self._items if i.key != key]
         self.changed.emit()
 
     def take_ready(self) -> list[PendingAttachment]:
         """Remove and return the ready items (they were just sent)."""
-        sent = self.ready()
-        keys = {i.key for i in sent}
-        self._items = [i for i in self._items if i.key not in keys]
-        self.changed.emit()
-        return sent
+        return self.take(self.ready())
 
-    def restore(self, items: list[PendingAttachment]) -> None:
-        """Put items back (a send that could not be stored)."""
-        self._items = items + [i for i in self._items if i not in items]
+    def take(self, items: list[PendingAttachment]) -> list[PendingAttachment]:
+        """Remove these items from whichever conversation holds them (they were sent)."""
+        keys = {i.key for i in items}
+        self._items = [i for i in self._items if i.key not in keys]
+        for owner, pending in list(self._drafts.items()):
+            self._drafts[owner] = [i for i in pending if i.key not in keys]
         self.changed.emit()
+        return list(items)
+
+    def take_failed(self, owner: Any) -> list[PendingAttachment]:
+        """Remove and return the failed items of a conversation (after a send without them)."""
+        pending = self._items if owner == self._owner else self._drafts.get(owner, [])
+        failed = [i for i in pending if i.state == "failed"]
+        return self.take(failed) if failed else []
+
+    def restore(self, items: list[PendingAttachment], owner: Any = None) -> None:
+        """Put items back into a conversation (a send that could not be stored)."""
+        if owner is None or owner == self._owner:
+            self._items = items + [i for i in self._items if i not in items]
+            self.changed.emit()
+        else:
+            pending = self._drafts.get(owner, [])
+            self._drafts[owner] = items + [i for i in pending if i not in items]
 
     def recount(self) -> None:
         """Count tokens again for items read before a model was loaded."""
-        for item in self._items:
+        for item in self._all():
             if item.state == "ready" and item.tokens is None:
                 self._count(item)
 
     # ----- work ------------------------------------------------------------------------------
 
     def _retry(self, item: PendingAttachment) -> None:
-        item.state, item.error, item.needs_password = "reading", "", False
+        item.state, item.error, item.hint, item.needs_password = "reading", "", "", False
         self.changed.emit()
         self._read(item, None)
 
     def _on_hashed(self, item: PendingAttachment, digest: str) -> None:
-        if item not in self._items:
+        if not self._known(item):
             return
-        twin = next((i for i in self._items
+        pending = self._list_of(item)
+        twin = next((i for i in pending
                      if digest and i is not item and i.file_hash == digest), None)
         if twin is not None:
-            self._items.remove(item)
+            pending.remove(item)
             self.changed.emit()
-            self.duplicate_found.emit(twin.key)
+            if pending is self._items:
+                self.duplicate_found.emit(twin.key)
             return
         item.file_hash = digest
         self._read(item, None)  # unreadable files get their clear error from the reader
@@ -188,31 +257,31 @@ class AttachmentManager(QObject):
 
     def shutdown(self) -> None:
         """Cancel reading and stop the helper process."""
-        for item in self._items:
+        for item in self._all():
             item.cancel.set()
         self._reader.shutdown()
 
     def _on_read(self, item: PendingAttachment, document: Any) -> None:
-        if item not in self._items:
+        if not self._known(item):
             return
         item.document = document
         item.state = "counting"
-        self.changed.emit()
+        self._changed_for(item)
         self._count(item)
 
     def _on_read_failed(self, item: PendingAttachment, exc: BaseException) -> None:
-        if item not in self._items:
+        if not self._known(item):
             return
         if isinstance(exc, PasswordRequiredError):
             password = self._ask_password(item.name, exc.wrong)
             if password:
                 self._read(item, password)
                 return
-            self._fail(item, PASSWORD_NEEDED)
             item.needs_password = True
+            self._fail(item, PASSWORD_NEEDED, exc.hint)
             return
         if isinstance(exc, UserError):
-            self._fail(item, exc.message)
+            self._fail(item, exc.message, exc.hint)
             return
         self._fail(item, f"Unexpected error: {exc}")
         self._runner.task_failed.emit(exc)
@@ -231,24 +300,25 @@ class AttachmentManager(QObject):
         )
 
     def _on_counted(self, item: PendingAttachment, tokens: int) -> None:
-        if item in self._items:
+        if self._known(item):
             item.tokens = int(tokens)
             item.state = "ready"
-            self.changed.emit()
+            self._changed_for(item)
 
     def _on_count_failed(self, item: PendingAttachment, exc: BaseException) -> None:
-        if item not in self._items:
+        if not self._known(item):
             return
         if isinstance(exc, NoModelLoadedError):
             item.state = "ready"  # counted by recount() once a model is loaded
-            self.changed.emit()
+            self._changed_for(item)
             return
         self._fail(item, str(exc))
 
-    def _fail(self, item: PendingAttachment, message: str) -> None:
+    def _fail(self, item: PendingAttachment, message: str, hint: str = "") -> None:
         item.state = "failed"
         item.error = message
-        self.changed.emit()
+        item.hint = hint
+        self._changed_for(item)
 
 
 def _normalized(path: Path) -> Path:

@@ -40,6 +40,16 @@ class _Reply:
     pieces: list[int] = field(default_factory=lambda: [0])  # tokens seen (engine thread)
 
 
+@dataclass
+class _Draft:
+    """What a conversation's composer held when the user left it (attachments are kept by
+    the AttachmentManager under the same id)."""
+
+    text: str = ""
+    error: str = ""
+    note: bool = False  # the message is a neutral note, not an error
+
+
 def stored_turns(store: Any, conversation_id: int) -> list[StoredTurn]:
     """The conversation's messages as prompt turns, attachments folded in."""
     attachments = store.attachments_by_message(conversation_id)
@@ -95,11 +105,16 @@ class ChatController(QObject):
         self._count_timer.setInterval(CONTEXT_DEBOUNCE_MS)
         self._count_timer.timeout.connect(self._on_count_timer)
         self._count_seq = 0
+        self._drafts: dict[int, _Draft] = {}
+        self._restoring = False
         composer.send_requested.connect(self._on_send_requested)
         composer.stop_requested.connect(self.stop)
         composer.regenerate_requested.connect(self.regenerate)
         composer.text_edited.connect(self.schedule_context_count)
         attachments.changed.connect(self.schedule_context_count)
+        # A changed draft makes an earlier "does not fit" (or any send error) stale.
+        composer.text_edited.connect(self._on_draft_changed)
+        attachments.changed.connect(self._on_draft_changed)
 
     # ----- state -----------------------------------------------------------------------------
 
@@ -146,15 +161,72 @@ class ChatController(QObject):
             return ""
         return str(self._store.get_conversation(self.conversation_id).system_prompt)
 
+    # ----- drafts ----------------------------------------------------------------------------
+
+    @Slot()
+    def _on_draft_changed(self) -> None:
+        if not self._restoring:
+            self._composer.clear_error()
+
+    def _save_draft(self, conversation_id: int) -> None:
+        error, note = self._composer.error
+        self._drafts[conversation_id] = _Draft(self._composer.text, error, note)
+
+    def _restore_draft(self, conversation_id: int) -> None:
+        draft = self._drafts.pop(conversation_id, _Draft())
+        self._restoring = True
+        try:
+            self._attachments.switch_to(conversation_id)
+            if self._composer.text != draft.text:
+                self._composer.set_text(draft.text)
+            self._composer.show_error(draft.error, note=draft.note)
+        finally:
+            self._restoring = False
+
+    def forget_draft(self, conversation_id: int) -> None:
+        """Drop a deleted conversation's draft and pending attachments."""
+        self._drafts.pop(conversation_id, None)
+        self._attachments.forget(conversation_id)
+        if conversation_id == self.conversation_id:
+            self._restoring = True
+            self._composer.clear()
+            self._composer.clear_error()
+            self._restoring = False
+
+    def clear_errors(self) -> None:
+        """Forget every conversation's inline error (the settings they were about changed)."""
+        self._composer.clear_error()
+        for draft in self._drafts.values():
+            draft.error, draft.note = "", False
+
+    def _show_error(self, conversation_id: int, message: str, *, note: bool = False) -> None:
+        """Show the message in its conversation's composer, now or when it is opened again."""
+        if conversation_id == self.conversation_id:
+            self._composer.show_error(message, note=note)
+        else:
+            draft = self._drafts.setdefault(conversation_id, _Draft())
+            draft.error, draft.note = message, note
+
     # ----- opening ---------------------------------------------------------------------------
 
     def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation from the store; a reply still streaming into it is re-attached."""
+        """Show a conversation from the store; a reply still streaming into it is re-attached.
+
+        The composer's text, pending attachments and inline error belong to the conversation:
+        they are kept when the user leaves it and come back when it is opened again.
+        """
         if self._reply is not None and self._reply.widget is not None:
             self._reply.widget = None
+        previous = self.conversation_id
         self.conversation_id = conversation_id
+        if previous != conversation_id:
+            if previous is not None:
+                self._save_draft(previous)
+            self._restore_draft(conversation_id)
+        live = self._reply is not None and self._reply.conversation_id == conversation_id
+        if not live:
+            self._status.set_speed(None)
         self._view.clear()
-        self._composer.clear_error()
         attachments = self._store.attachments_by_message(conversation_id)
         for message in self._store.list_messages(conversation_id):
             widget = self._view.add_message(message.role, message_id=message.id)
@@ -201,10 +273,11 @@ class ChatController(QObject):
         self._runner.watch(
             self._engine.render(messages),
             on_done=lambda r: self._on_send_counted(conversation_id, text, ready, messages, r[1]),
-            on_error=self._on_prepare_failed,
+            on_error=lambda exc: self._on_prepare_failed(exc, conversation_id),
         )
 
-    def _fits(self, prompt_tokens: int, ready: list[PendingAttachment]) -> bool:
+    def _fits(self, prompt_tokens: int, ready: list[PendingAttachment],
+              conversation_id: int) -> bool:
         info = self._engine.model
         try:
             check_fit(prompt_tokens, info.n_ctx, self._prefs.max_tokens,
@@ -212,13 +285,13 @@ class ChatController(QObject):
                       n_ctx_max=info.n_ctx_train, window=True)
         except ContextOverflowError as exc:
             self._set_preparing(False)
-            self._composer.show_error(str(exc))
+            self._show_error(conversation_id, str(exc))
             return False
         return True
 
     def _on_send_counted(self, conversation_id: int, text: str, ready: list[PendingAttachment],
                          messages: list[Any], prompt_tokens: int) -> None:
-        if not self._fits(prompt_tokens, ready):
+        if not self._fits(prompt_tokens, ready, conversation_id):
             return
         model_id = self.model_id
         store = self._store
@@ -238,11 +311,20 @@ class ChatController(QObject):
                 else None
             return user, reply, title
 
-        sent = self._attachments.take_ready()
-        self._composer.clear()
+        sent = self._attachments.take(ready)
+        if self.conversation_id == conversation_id:
+            self._composer.clear()
+        elif conversation_id in self._drafts:
+            self._drafts[conversation_id].text = ""
 
         def stored(result: tuple[Any, Any, str | None]) -> None:
             user, reply, _title = result
+            not_sent = self._attachments.take_failed(conversation_id)
+            if not_sent:
+                # Never dropped silently: one line says which files stayed behind and why.
+                reasons = "; ".join(f"{i.name} ({i.error})" if i.error else i.name
+                                    for i in not_sent)
+                self._show_error(conversation_id, f"Not sent: {reasons}", note=True)
             if self.conversation_id == conversation_id:
                 widget = self._view.add_message("user", user.content, message_id=user.id)
                 for item in sent:
@@ -253,20 +335,23 @@ class ChatController(QObject):
 
         def failed(exc: BaseException) -> None:
             self._set_preparing(False)
-            self._attachments.restore(sent)
-            if not self._composer.text:
+            self._attachments.restore(sent, conversation_id)
+            if self.conversation_id != conversation_id:
+                draft = self._drafts.setdefault(conversation_id, _Draft())
+                draft.text = draft.text or text
+            elif not self._composer.text:
                 self._composer.set_text(text)
-            self._composer.show_error(str(exc) if isinstance(exc, UserError)
-                                      else f"Unexpected error: {exc}")
+            self._show_error(conversation_id, str(exc) if isinstance(exc, UserError)
+                             else f"Unexpected error: {exc}")
 
         self._runner.run(persist, on_done=stored, on_error=failed)
 
-    def _on_prepare_failed(self, exc: BaseException) -> None:
+    def _on_prepare_failed(self, exc: BaseException, conversation_id: int) -> None:
         self._set_preparing(False)
         if isinstance(exc, UserError):
-            self._composer.show_error(str(exc))
+            self._show_error(conversation_id, str(exc))
         else:
-            self._composer.show_error(f"Unexpected error: {exc}")
+            self._show_error(conversation_id, f"Unexpected error: {exc}")
             self._runner.task_failed.emit(exc)
 
     # ----- regenerate ------------------------------------------------------------------------
@@ -287,14 +372,14 @@ class ChatController(QObject):
         self._set_preparing(True)
 
         def counted(result: tuple[Any, int]) -> None:
-            if not self._fits(result[1], []):
+            if not self._fits(result[1], [], conversation_id):
                 return
             reply = self._store.add_message(conversation_id, "assistant", "", status="streaming",
                                             model_id=self.model_id)
             self._start_reply(conversation_id, reply.id, messages)
 
         self._runner.watch(self._engine.render(messages), on_done=counted,
-                           on_error=self._on_prepare_failed)
+                           on_error=lambda exc: self._on_prepare_failed(exc, conversation_id))
 
     # ----- streaming -------------------------------------------------------------------------
 
@@ -378,7 +463,7 @@ class ChatController(QObject):
             self._store.update_message(reply.message_id, content=text, status=status,
                                        finish_reason=finish_reason, stats=stats)
         except UserError as exc:
-            self._composer.show_error(f"The reply could not be saved: {exc}")
+            self._show_error(reply.conversation_id, f"The reply could not be saved: {exc}")
         if reply.widget is not None:
             # The engine's final text wins over the batches (it includes the decoder's tail).
             reply.widget.finish(status, finish_reason, stats, text=text)

@@ -159,10 +159,23 @@ class Composer(QFrame):
         """Enable Regenerate when there is a last reply and nothing is being written."""
         self.regenerate_button.setEnabled(allowed and not self._generating)
 
-    def show_error(self, message: str) -> None:
-        """An inline error above the box (the typed text stays)."""
+    def show_error(self, message: str, *, note: bool = False) -> None:
+        """An inline error above the box (the typed text stays); `note` shows it as a
+        neutral notice instead of an error."""
         self.error_label.setText(message)
+        kind = "note" if note else "error"
+        if self.error_label.property("kind") != kind:
+            self.error_label.setProperty("kind", kind)
+            self.error_label.style().unpolish(self.error_label)
+            self.error_label.style().polish(self.error_label)
         self.error_label.setVisible(bool(message))
+
+    @property
+    def error(self) -> tuple[str, bool]:
+        """The inline message shown ('' when none) and whether it is a neutral note."""
+        if self.error_label.isHidden():
+            return "", False
+        return self.error_label.text(), self.error_label.property("kind") == "note"
 
     def clear_error(self) -> None:
         """Hide the inline error."""

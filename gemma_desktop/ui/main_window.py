@@ -162,7 +162,6 @@ class MainWindow(QMainWindow):
             self.pane.composer.edit.setFocus()  # already an empty chat: reuse it
             return
         conversation = self.store.create_conversation()
-        self.chat.conversation_id = None
         self.sidebar.set_conversations(self.store.list_conversations(), conversation.id)
         self._open(conversation.id)
 
@@ -188,6 +187,7 @@ class MainWindow(QMainWindow):
                                     "this chat; it was stopped. Delete it again once it ends.")
             return
         self.store.delete_conversation(conversation_id)
+        self.chat.forget_draft(conversation_id)
         if conversation_id == self.chat.conversation_id:
             self.chat.conversation_id = None
         self._load_conversations()
@@ -280,6 +280,8 @@ class MainWindow(QMainWindow):
         if conversation_id is not None and chosen.system_prompt != current.system_prompt:
             self.store.set_system_prompt(conversation_id, chosen.system_prompt)
         reload = chosen.n_ctx != current.n_ctx
+        if reload or chosen.max_tokens != current.max_tokens:
+            self.chat.clear_errors()  # a "does not fit" message no longer holds
         self.preferences.n_ctx, self.preferences.max_tokens = chosen.n_ctx, chosen.max_tokens
         self.preferences.save()
         if reload:

@@ -124,8 +124,11 @@ def test_scanned_pdf_chip_shows_reason_and_is_not_sent(qtbot: Any, make_window: 
     attached = window.store.attachments_by_message(conversation_id)
     names = [a.name for records in attached.values() for a in records]
     assert names == ["sf_pdflatex-4-pages.pdf"], window.pane.composer.error_label.text()
-    # The failed chip stays (so the user sees why); the sent one is gone.
-    assert [c.name_label.text() for c in window.pane.attachment_bar.chips()] == ["ocr_linn.pdf"]
+    # The failed chip leaves the tray with the sent one, but a note says it was not sent.
+    assert window.pane.attachment_bar.chips() == []
+    note = window.pane.composer.error_label
+    assert note.isVisible() and note.property("kind") == "note"
+    assert note.text().startswith("Not sent: ocr_linn.pdf")
 
 
 def test_rename_and_delete_conversation(qtbot: Any, make_window: Any, monkeypatch: Any) -> None:
