@@ -36,7 +36,8 @@ class MarkdownRenderer:
     def __init__(self, colors: CodeColors = LIGHT_CODE) -> None:
         self.colors = colors
         # html=False: model output must never inject markup (remote <img>, styles).
-        self._md = MarkdownIt("commonmark", {"html": False, "linkify": False})
+        # breaks=True: a single newline in a reply is a line break, as the model meant it.
+        self._md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
         self._md.enable(["table", "strikethrough"])
         # markdown-it binds rules to its renderer, so each rule is a closure over this object.
         for name, method in (

@@ -146,8 +146,13 @@ class MessageWidget(QFrame):
         return self._markdown.text
 
     def set_text(self, text: str) -> None:
-        """Show a finished text, rendered in one go."""
-        self._markdown.set_text(text)
+        """Show a finished text, rendered in one go (the user's own words as plain text)."""
+        if self.role == "user":
+            self._markdown.text = text
+            # Plain text: no markup is interpreted and every line break stays.
+            self.body.setPlainText(text)
+        else:
+            self._markdown.set_text(text)
 
     def begin_stream(self, text: str = "") -> None:
         """Prepare for streamed text (optionally resuming with text already written)."""
@@ -167,7 +172,7 @@ class MessageWidget(QFrame):
                text: str | None = None) -> None:
         """Final render of the whole text plus the status note and statistics footer."""
         self.status = status
-        self._markdown.set_text(self._markdown.text if text is None else text)
+        self.set_text(self._markdown.text if text is None else text)
         self.set_note(note_for(status, finish_reason, stats), error=status == "error")
         self.set_stats(stats)
 

@@ -138,3 +138,31 @@ def test_task_runner_reports_unhandled_errors(qtbot: Any) -> None:
         runner.run(lambda: {}["missing"])
     assert isinstance(blocker.args[0], KeyError)
     runner.shutdown()
+
+
+def _lines(widget: Any) -> list[str]:
+    # QTextDocument writes a <br> as U+2028 and a new block as "\n".
+    return [line.strip() for line in
+            widget.body.toPlainText().replace("\u2028", "\n").split("\n") if line.strip()]
+
+
+def test_user_text_is_plain_and_keeps_its_line_breaks(qtbot: Any) -> None:
+    widget = MessageWidget("user", MarkdownRenderer())
+    qtbot.addWidget(widget)
+    widget.set_text("Line one\nLine two *not bold* <b>x</b>")
+    widget.finish("done", None, {})
+    assert _lines(widget) == ["Line one", "Line two *not bold* <b>x</b>"]
+    assert widget.text == "Line one\nLine two *not bold* <b>x</b>"
+
+
+def test_model_single_newlines_are_line_breaks_streamed_and_final(qtbot: Any) -> None:
+    text = "First line\nSecond line\n\n**Next** paragraph\nwith a break"
+    widget = MessageWidget("assistant", MarkdownRenderer())
+    qtbot.addWidget(widget)
+    widget.begin_stream()
+    for i in range(0, len(text), 5):
+        widget.append(text[i:i + 5])
+    expected = ["First line", "Second line", "Next paragraph", "with a break"]
+    assert _lines(widget) == expected
+    widget.finish("done", "stop", {})
+    assert _lines(widget) == expected
