@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
         self.title_label.setObjectName("ConversationTitle")
         self.model_picker = ModelPicker()
         self.settings_button = QPushButton("Settings")
-        self.settings_button.setToolTip("Context size, reply length and this chat's system prompt")
+        self.settings_button.setToolTip("Context size and reply length (all chats), "
+                                        "system prompt (this chat)")
         self._build_layout()
 
         self.attachments = AttachmentManager(self.runner, engine, self.ask_password, self)
@@ -273,7 +274,10 @@ class MainWindow(QMainWindow):
         entry = self.models.entry
         current = ChatSettings(self.preferences.n_ctx, self.preferences.max_tokens,
                                self.chat.system_prompt())
-        dialog = SettingsDialog(current, getattr(entry, "context_length", None), self)
+        # The loaded model's own maximum; the registry's record until one is loaded.
+        max_ctx = getattr(self.engine.model, "n_ctx_train", None) \
+            or getattr(entry, "context_length", None)
+        dialog = SettingsDialog(current, max_ctx, self)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         chosen = dialog.settings()

@@ -106,7 +106,7 @@ def test_context_size_setting_reloads_the_model(qtbot: Any, make_window: Any, re
 
     def fill_in() -> None:
         dialog = QApplication.activeModalWidget()
-        assert dialog is not None and dialog.windowTitle() == "Chat settings"
+        assert dialog is not None and dialog.windowTitle() == "Settings"
         dialog.n_ctx.setValue(3072)
         dialog.accept()
 
