@@ -12,6 +12,8 @@ from gemma_desktop.ui.status_bar import ElidedLabel
 _SPINNER = "◐◓◑◒"
 # How long a chip stays highlighted when its file is added again.
 FLASH_MS = 900
+# The widest a chip's name or detail line gets; longer text is elided (full in the tooltip).
+CHIP_TEXT_WIDTH = 220
 
 
 def _document_icon() -> QIcon:
@@ -20,6 +22,15 @@ def _document_icon() -> QIcon:
 
     path = resources.files("gemma_desktop.resources").joinpath("document.svg")
     return QIcon(str(path))
+
+
+def short_reason(error: str, name: str) -> str:
+    """The chip's line for a failed file: the reason without the file name the chip shows."""
+    for prefix in (f"{name} is ", f"{name} "):
+        if error.startswith(prefix):
+            rest = error[len(prefix):]
+            return rest[:1].upper() + rest[1:]
+    return error
 
 
 class AttachmentChip(QFrame):
@@ -47,10 +58,11 @@ class AttachmentChip(QFrame):
         # Long names are shortened in the middle (start and extension stay readable).
         self.name_label = ElidedLabel(item.name, mode=Qt.TextElideMode.ElideMiddle)
         self.name_label.setObjectName("ChipName")
-        self.detail_label = QLabel()
+        # One line; a long reason is shortened here and given in full in the tooltip.
+        self.detail_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.detail_label.setObjectName("ChipDetail")
-        self.detail_label.setWordWrap(True)
-        self.detail_label.setMaximumWidth(360)
+        self.detail_label.setMaximumWidth(CHIP_TEXT_WIDTH)
+        self.name_label.setMaximumWidth(CHIP_TEXT_WIDTH)
         text.addWidget(self.name_label)
         text.addWidget(self.detail_label)
         text.addStretch(1)
@@ -72,7 +84,7 @@ class AttachmentChip(QFrame):
         for child in (self.detail_label, self.name_label):
             child.style().unpolish(child)
             child.style().polish(child)
-        self.detail_label.setText(item.detail)
+        detail = short_reason(item.error, item.name) if item.state == "failed" else item.detail
         busy = item.state in ("reading", "counting")
         if busy:
             self.icon.setText(_SPINNER[self._frame % 4])
@@ -83,10 +95,16 @@ class AttachmentChip(QFrame):
         tips = [str(item.path)]
         if item.document is not None and item.document.warnings:
             tips += ["", *item.document.warnings]
-            self.detail_label.setText(item.detail + "  ⓘ")
+            detail += "  ⓘ"
         if item.state == "failed":
             tips += ["", "Not sent: " + item.error]
+            if item.hint:
+                tips.append(item.hint)
+        self.detail_label.set_full_text(detail)
         self.setToolTip("\n".join(tips))
+        # The chip's tooltip, not the shortened line's, is the one to read.
+        self.detail_label.setToolTip(self.toolTip())
+        self.name_label.setToolTip(self.toolTip())
 
     def flash(self) -> None:
         """Highlight the chip briefly (the same file was added again)."""

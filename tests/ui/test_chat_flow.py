@@ -115,9 +115,9 @@ def test_scanned_pdf_chip_shows_reason_and_is_not_sent(qtbot: Any, make_window: 
                                     fixture_pdf("sf_pdflatex-4-pages.pdf")])
     qtbot.waitUntil(lambda: not window.attachments.busy, timeout=30_000)
     chips = window.pane.attachment_bar.chips()
-    assert "scanned, no text to read" in chips[0].detail_label.text()
+    assert "Scanned, no text to read" in chips[0].detail_label.full_text
     assert chips[0].property("state") == "failed"
-    assert chips[1].detail_label.text().startswith("4 pages · ")
+    assert chips[1].detail_label.full_text.startswith("4 pages · ")
     _send(qtbot, window, "What is in the documents?")
     qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
     conversation_id = window.chat.conversation_id

@@ -49,7 +49,7 @@ def test_password_pdf_wrong_then_right(qtbot: Any, make_window: Any,
     [chip] = window.pane.attachment_bar.chips()
     [item] = window.attachments.items
     assert item.state == "ready" and item.document.pages == 1 and item.tokens
-    assert chip.detail_label.text() == f"1 page · {item.tokens:,} tokens"
+    assert chip.detail_label.full_text == f"1 page · {item.tokens:,} tokens"
 
 
 def test_password_prompt_cancelled_then_retried(qtbot: Any, make_window: Any,
@@ -62,7 +62,7 @@ def test_password_prompt_cancelled_then_retried(qtbot: Any, make_window: Any,
                     timeout=30_000)
     [chip] = window.pane.attachment_bar.chips()
     assert chip.property("state") == "failed"
-    assert "Password needed" in chip.detail_label.text()
+    assert "Password needed" in chip.detail_label.full_text
     assert window.attachments.ready() == []
     assert window.isVisible()
     # Adding the file again asks once more (instead of flashing the failed chip).
@@ -79,9 +79,9 @@ def test_damaged_pdf_fails_alone(qtbot: Any, make_window: Any) -> None:
     qtbot.waitUntil(lambda: not window.attachments.busy, timeout=30_000)
     bad, good = window.pane.attachment_bar.chips()
     assert bad.property("state") == "failed"
-    assert "damaged or not a PDF" in bad.detail_label.text()
+    assert "damaged or not a PDF" in bad.detail_label.full_text
     assert good.property("state") == "ready"
-    assert good.detail_label.text().startswith("4 pages · ")
+    assert good.detail_label.full_text.startswith("4 pages · ")
     assert [i.name for i in window.attachments.ready()] == ["sf_pdflatex-4-pages.pdf"]
 
 
@@ -107,7 +107,7 @@ def test_same_file_twice_shows_one_chip_and_flashes_it(qtbot: Any, make_window: 
         window.pane.files_dropped.emit([copy])
     assert same_bytes.args == [bar.chips()[0].key]
     qtbot.waitUntil(lambda: len(bar.chips()) == 2 and not window.attachments.busy, timeout=5000)
-    assert [c.name_label.text() for c in bar.chips()] == ["sf_pdflatex-4-pages.pdf",
+    assert [c.name_label.full_text for c in bar.chips()] == ["sf_pdflatex-4-pages.pdf",
                                                           "ocr_linn.pdf"]
     qtbot.waitUntil(lambda: not bar.chips()[0].flashing, timeout=5000)
 
@@ -223,3 +223,22 @@ def test_empty_state_explains_how_to_start(qtbot: Any, make_window: Any) -> None
     assert empty.hints.width() <= 560 and empty.text.width() <= 560
     centre = empty.hints.mapTo(window.pane.view, QPoint(empty.hints.width() // 2, 0)).x()
     assert abs(centre - window.pane.view.viewport().width() // 2) < 24
+
+
+def test_failed_chips_give_full_guidance_in_the_tooltip(qtbot: Any, make_window: Any) -> None:
+    from gemma_desktop.ui.attachment_bar import CHIP_TEXT_WIDTH
+
+    window = make_window(FakeEngine(n_ctx=8192), FakeRegistry())
+    window.pane.files_dropped.emit([fixture_pdf("ocr_linn.pdf"), fixture_pdf("ocr_invalid.pdf")])
+    qtbot.waitUntil(lambda: not window.attachments.busy
+                    and len(window.pane.attachment_bar.chips()) == 2, timeout=30_000)
+    scanned, damaged = window.pane.attachment_bar.chips()
+    qtbot.waitUntil(lambda: scanned.detail_label.width() > 0, timeout=5000)
+    # The chip: a short reason on one line, without repeating the file name.
+    assert scanned.detail_label.full_text.startswith("Scanned, no text to read")
+    assert scanned.detail_label.width() <= CHIP_TEXT_WIDTH
+    assert "…" in scanned.detail_label.text()
+    # The tooltip: the whole reason and what to do about it.
+    assert "OCRmyPDF" in scanned.toolTip() and "Not sent:" in scanned.toolTip()
+    assert "save or print it as a new PDF" in damaged.toolTip()
+    assert damaged.detail_label.toolTip() == damaged.toolTip()

@@ -115,9 +115,9 @@ def test_dropped_pdf_reaches_the_prompt(qtbot: Any, make_window: Any, real_parts
     qtbot.waitUntil(lambda: not window.attachments.busy, timeout=60_000)
     chips = window.pane.attachment_bar.chips()
     ready = window.attachments.ready()[0]
-    assert chips[0].detail_label.text() == f"4 pages · {ready.tokens:,} tokens"
+    assert chips[0].detail_label.full_text == f"4 pages · {ready.tokens:,} tokens"
     assert ready.tokens == window.engine.count_tokens(ready.document.text).result(timeout=30)
-    assert "scanned, no text to read" in chips[1].detail_label.text()
+    assert "Scanned, no text to read" in chips[1].detail_label.full_text
 
     prompts: list[Any] = []
     original = window.engine.generate
