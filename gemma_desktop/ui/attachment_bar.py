@@ -7,6 +7,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from gemma_desktop.ui.attachments import PendingAttachment
+from gemma_desktop.ui.flow_layout import FlowLayout
 from gemma_desktop.ui.status_bar import ElidedLabel
 
 _SPINNER = "◐◓◑◒"
@@ -137,10 +138,8 @@ class AttachmentBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(8)
-        self._layout.addStretch(1)
+        # Chips keep their size and wrap onto more rows instead of being squeezed.
+        self._layout = FlowLayout(self, spacing=8)
         self._chips: dict[int, AttachmentChip] = {}
         self._items: list[PendingAttachment] = []
         self._spin = QTimer(self)
@@ -165,7 +164,7 @@ class AttachmentBar(QWidget):
                 chip = AttachmentChip(item)
                 chip.remove_requested.connect(self.remove_requested)
                 self._chips[item.key] = chip
-                self._layout.insertWidget(self._layout.count() - 1, chip)
+                self._layout.insertWidget(self._layout.count(), chip)
             else:
                 chip.update_from(item)
         self._items = list(items)

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 _ID_ROLE = Qt.ItemDataRole.UserRole
+# The sidebar keeps this width whatever the titles (long ones are elided).
+SIDEBAR_WIDTH = 240
 
 
 class ConversationList(QFrame):
@@ -37,8 +39,7 @@ class ConversationList(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Sidebar")
-        self.setMinimumWidth(220)
-        self.setMaximumWidth(340)
+        self.setFixedWidth(SIDEBAR_WIDTH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 16, 12, 12)
         layout.setSpacing(8)

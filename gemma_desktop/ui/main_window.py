@@ -12,12 +12,10 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +30,7 @@ from gemma_desktop.ui.model_picker import ModelPicker
 from gemma_desktop.ui.model_session import ModelSession
 from gemma_desktop.ui.preferences import Preferences
 from gemma_desktop.ui.settings_dialog import ChatSettings, SettingsDialog
-from gemma_desktop.ui.status_bar import StatusBar
+from gemma_desktop.ui.status_bar import ElidedLabel, StatusBar
 from gemma_desktop.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -66,7 +64,8 @@ class MainWindow(QMainWindow):
         self.pane = ChatPane(self.renderer)
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        self.title_label = QLabel("New chat")
+        # Elided: a long title must never make the window wider.
+        self.title_label = ElidedLabel("New chat", mode=Qt.TextElideMode.ElideRight)
         self.title_label.setObjectName("ConversationTitle")
         self.model_picker = ModelPicker()
         self.settings_button = QPushButton("Settings")
@@ -99,14 +98,13 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(header)
         column.addWidget(self.pane, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.sidebar)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 920])
-        splitter.setChildrenCollapsible(False)
-        splitter.setHandleWidth(1)
-        self.setCentralWidget(splitter)
+        central = QWidget()
+        columns = QHBoxLayout(central)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.setSpacing(0)
+        columns.addWidget(self.sidebar)  # fixed width, whatever the titles
+        columns.addWidget(right, 1)
+        self.setCentralWidget(central)
 
     def _connect(self) -> None:
         self.sidebar.new_requested.connect(self._on_new_requested)
@@ -153,7 +151,7 @@ class MainWindow(QMainWindow):
 
     def _open(self, conversation_id: int) -> None:
         self.chat.open_conversation(conversation_id)
-        self.title_label.setText(self.store.get_conversation(conversation_id).title)
+        self.title_label.set_full_text(self.store.get_conversation(conversation_id).title)
         self.pane.composer.edit.setFocus()
 
     @Slot()
@@ -197,7 +195,7 @@ class MainWindow(QMainWindow):
     def _on_conversation_changed(self, conversation_id: int) -> None:
         self.sidebar.set_conversations(self.store.list_conversations(), self.chat.conversation_id)
         if conversation_id == self.chat.conversation_id:
-            self.title_label.setText(self.store.get_conversation(conversation_id).title)
+            self.title_label.set_full_text(self.store.get_conversation(conversation_id).title)
 
     @Slot(int)
     def _on_reply_started(self, _conversation_id: int) -> None:

@@ -17,11 +17,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gemma_desktop.ui.flow_layout import FlowLayout
 from gemma_desktop.ui.markdown_render import IncrementalMarkdown, MarkdownRenderer
 
 INTERRUPTED_NOTE = "Interrupted — the app closed while this was being written"
 STOPPED_NOTE = "Stopped"
 _LOCAL_SCHEMES = frozenset({"qrc"})
+# A sent document's name is shortened in the middle beyond this width (full in the tooltip).
+SENT_CHIP_NAME_WIDTH = 220
 
 
 class MarkdownView(QTextBrowser):
@@ -115,12 +118,9 @@ class MessageWidget(QFrame):
         header.addWidget(self._copy)
         layout.addLayout(header)
 
-        self._chips = QHBoxLayout()
-        self._chips.setSpacing(8)
         self._chips_box = QWidget()
-        self._chips_box.setLayout(self._chips)
+        self._chips = FlowLayout(self._chips_box, spacing=8)  # many documents wrap onto rows
         self._chips.setContentsMargins(0, 0, 0, 4)
-        self._chips.addStretch(1)
         self._chips_box.hide()
         layout.addWidget(self._chips_box)
 
@@ -192,10 +192,13 @@ class MessageWidget(QFrame):
 
     def add_attachment_chip(self, name: str, detail: str, tooltip: str = "") -> None:
         """A small chip for a document sent with this message."""
-        chip = QLabel(f"{name} · {detail}" if detail else name)
+        full = f"{name} · {detail}" if detail else name
+        chip = QLabel(self.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                                    SENT_CHIP_NAME_WIDTH)
+                      + (f" · {detail}" if detail else ""))
         chip.setObjectName("SentChip")
-        chip.setToolTip(tooltip)
-        self._chips.insertWidget(self._chips.count() - 1, chip)
+        chip.setToolTip(f"{full}\n{tooltip}" if tooltip else full)
+        self._chips.insertWidget(self._chips.count(), chip)
         self._chips_box.show()
 
     @Slot()

@@ -140,7 +140,7 @@ def test_rename_and_delete_conversation(qtbot: Any, make_window: Any, monkeypatc
     first = window.chat.conversation_id
     window.sidebar.rename_requested.emit(first, "Renamed chat")
     assert window.sidebar.list.item(0).text() == "Renamed chat"
-    assert window.title_label.text() == "Renamed chat"
+    assert window.title_label.full_text == "Renamed chat"
     window.sidebar.new_requested.emit()
     _send(qtbot, window, "Newer chat")
     qtbot.waitUntil(lambda: not window.chat.busy, timeout=5000)

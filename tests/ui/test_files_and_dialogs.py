@@ -161,7 +161,7 @@ def test_rename_and_delete_through_dialogs(qtbot: Any, make_window: Any,
     qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
     assert renames.prompts == ["Name:"]
     assert window.sidebar.list.item(0).text() == "Trip to Köln"
-    assert window.title_label.text() == "Trip to Köln"
+    assert window.title_label.full_text == "Trip to Köln"
     assert window.store.get_conversation(first).title == "Trip to Köln"
     window.sidebar.ask_rename(first)  # cancelled: nothing changes
     assert window.store.get_conversation(first).title == "Trip to Köln"
