@@ -35,6 +35,7 @@ class _Reply:
     messages: list[Any]
     text: str = ""
     widget: MessageWidget | None = None
+    started_at: float = 0.0
     saved_at: float = 0.0
     first_token_at: float = 0.0
     pieces: list[int] = field(default_factory=lambda: [0])  # tokens seen (engine thread)
@@ -142,8 +143,9 @@ class ChatController(QObject):
         self._batcher.flush()
         reply, self._reply = self._reply, None
         try:
+            # 'closed': the note says why it stopped; the statistics known so far are kept.
             self._store.update_message(reply.message_id, content=reply.text, status="stopped",
-                                       finish_reason="cancelled")
+                                       finish_reason="closed", stats=_partial_stats(reply))
         except UserError as exc:
             log.warning("could not save the stopped reply: %s", exc)
 
@@ -384,7 +386,8 @@ class ChatController(QObject):
     # ----- streaming -------------------------------------------------------------------------
 
     def _start_reply(self, conversation_id: int, message_id: int, messages: list[Any]) -> None:
-        reply = _Reply(conversation_id, message_id, messages, saved_at=time.monotonic())
+        now = time.monotonic()
+        reply = _Reply(conversation_id, message_id, messages, started_at=now, saved_at=now)
         if self.conversation_id == conversation_id:
             reply.widget = self._view.add_message("assistant", message_id=message_id)
             reply.widget.begin_stream()
@@ -423,7 +426,8 @@ class ChatController(QObject):
         if reply.widget is not None:
             reply.widget.append(piece)
         tokens = reply.pieces[0]
-        if tokens > 1 and now > reply.first_token_at:
+        shown = reply.conversation_id == self.conversation_id
+        if shown and tokens > 1 and now > reply.first_token_at:
             self._status.set_speed((tokens - 1) / (now - reply.first_token_at))
         if now - reply.saved_at >= SAVE_INTERVAL_S:
             reply.saved_at = now
@@ -447,7 +451,8 @@ class ChatController(QObject):
         }
         text = result.text or reply.text
         self._finish(reply, text, status, result.finish_reason, stats)
-        self._status.set_speed(result.decode_tokens_per_s or None)
+        if reply.conversation_id == self.conversation_id:
+            self._status.set_speed(result.decode_tokens_per_s or None)
 
     def _on_generation_failed(self, reply: _Reply, exc: BaseException) -> None:
         self._batcher.flush()
@@ -516,6 +521,18 @@ class ChatController(QObject):
         widgets = self._view.messages()
         self._composer.set_can_regenerate(
             not self.busy and bool(widgets) and widgets[-1].role == "assistant")
+
+
+def _partial_stats(reply: _Reply) -> dict[str, Any]:
+    """What is known of a reply cut short: tokens so far, speed, time to first token."""
+    tokens = reply.pieces[0]
+    stats: dict[str, Any] = {"completion_tokens": tokens}
+    if reply.first_token_at:
+        stats["ttft_s"] = round(reply.first_token_at - reply.started_at, 4)
+        elapsed = time.monotonic() - reply.first_token_at
+        if tokens > 1 and elapsed > 0:
+            stats["decode_tokens_per_s"] = round((tokens - 1) / elapsed, 2)
+    return stats
 
 
 def _attachment_detail(record: Any) -> str:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 _ID_ROLE = Qt.ItemDataRole.UserRole
 # The sidebar keeps this width whatever the titles (long ones are elided).
 SIDEBAR_WIDTH = 240
+RENAME_TIP = "Double-click a chat to rename it; right-click to rename or delete."
 
 
 class ConversationList(QFrame):
@@ -56,6 +57,7 @@ class ConversationList(QFrame):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setToolTip(RENAME_TIP)
         self.list.currentItemChanged.connect(self._on_current_item_changed)
         self.list.itemDoubleClicked.connect(self._on_item_double_clicked)
         self.list.customContextMenuRequested.connect(self._on_context_menu_requested)
@@ -69,7 +71,7 @@ class ConversationList(QFrame):
         for conversation in conversations:
             item = QListWidgetItem(conversation.title)
             item.setData(_ID_ROLE, conversation.id)
-            item.setToolTip(conversation.title)
+            item.setToolTip(f"{conversation.title}\n\n{RENAME_TIP}")
             self.list.addItem(item)
             if conversation.id == current_id:
                 self.list.setCurrentItem(item)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -67,6 +68,10 @@ class MainWindow(QMainWindow):
         # Elided: a long title must never make the window wider.
         self.title_label = ElidedLabel("New chat", mode=Qt.TextElideMode.ElideRight)
         self.title_label.setObjectName("ConversationTitle")
+        self.rename_button = QToolButton()
+        self.rename_button.setText("✎ Rename")
+        self.rename_button.setProperty("flat", True)
+        self.rename_button.setToolTip("Rename this chat (or double-click it in the list)")
         self.model_picker = ModelPicker()
         self.settings_button = QPushButton("Settings")
         self.settings_button.setToolTip("Context size and reply length (all chats), "
@@ -90,6 +95,8 @@ class MainWindow(QMainWindow):
         row.setContentsMargins(24, 8, 16, 8)
         row.setSpacing(8)
         row.addWidget(self.title_label, 1)
+        row.addWidget(self.rename_button)
+        row.addSpacing(8)
         row.addWidget(self.model_picker)
         row.addWidget(self.settings_button)
         right = QWidget()
@@ -121,6 +128,7 @@ class MainWindow(QMainWindow):
         self.model_picker.model_chosen.connect(self._on_model_chosen)
         self.model_picker.open_gguf_requested.connect(self._on_open_gguf_requested)
         self.settings_button.clicked.connect(self._on_settings_clicked)
+        self.rename_button.clicked.connect(self._on_rename_clicked)
         self.models.loading_started.connect(self._on_loading_started)
         self.models.model_loaded.connect(self._on_model_loaded)
         self.models.load_failed.connect(self._on_load_failed)
@@ -177,6 +185,11 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Rename chat", str(exc))
             return
         self._on_conversation_changed(conversation_id)
+
+    @Slot()
+    def _on_rename_clicked(self) -> None:
+        if self.chat.conversation_id is not None:
+            self.sidebar.ask_rename(self.chat.conversation_id)
 
     @Slot(int)
     def _on_delete_requested(self, conversation_id: int) -> None:

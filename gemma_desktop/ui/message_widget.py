@@ -22,6 +22,7 @@ from gemma_desktop.ui.markdown_render import IncrementalMarkdown, MarkdownRender
 
 INTERRUPTED_NOTE = "Interrupted — the app closed while this was being written"
 STOPPED_NOTE = "Stopped"
+CLOSED_NOTE = "Stopped — the app was closed"
 _LOCAL_SCHEMES = frozenset({"qrc"})
 # A sent document's name is shortened in the middle beyond this width (full in the tooltip).
 SENT_CHIP_NAME_WIDTH = 220
@@ -210,6 +211,8 @@ class MessageWidget(QFrame):
 
 def note_for(status: str, finish_reason: str | None, stats: dict[str, Any]) -> str:
     """The note shown under a message with this status."""
+    if status == "stopped" and finish_reason == "closed":
+        return CLOSED_NOTE
     if status == "stopped" and finish_reason == "interrupted":
         return INTERRUPTED_NOTE
     if status == "stopped":

@@ -9,6 +9,7 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 OPEN_GGUF = "__open_gguf__"
+LOADING = "Loading models…"
 # Wide enough for most model names; longer ones are shortened in the middle, where
 # names carry the least (the family at the start and the variant at the end stay).
 MIN_WIDTH = 240
@@ -44,7 +45,16 @@ class ModelPicker(QComboBox):
         self._updating = False
         self.activated.connect(self._on_activated)
         self.currentIndexChanged.connect(self._on_current_index_changed)
-        self.set_entries([], None)
+        self.set_loading()
+
+    def set_loading(self) -> None:
+        """Until the model list arrives: say so (not "No model installed")."""
+        self._updating = True
+        self.clear()
+        self.addItem(LOADING, None)
+        self.setItemData(0, "Looking for installed models…", Qt.ItemDataRole.ToolTipRole)
+        self._updating = False
+        self._on_current_index_changed(0)
 
     def set_entries(self, entries: list[Any], current_id: str | None) -> None:
         """Fill the list; `current_id` is shown as selected."""
