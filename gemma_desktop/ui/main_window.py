@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self.title_label = ElidedLabel("New chat", mode=Qt.TextElideMode.ElideRight)
         self.title_label.setObjectName("ConversationTitle")
         self.rename_button = QToolButton()
-        self.rename_button.setText("✎ Rename")
+        self.rename_button.setText("✎")
         self.rename_button.setProperty("flat", True)
         self.rename_button.setToolTip("Rename this chat (or double-click it in the list)")
         self.model_picker = ModelPicker()

@@ -14,6 +14,7 @@ LOADING = "Loading models…"
 # names carry the least (the family at the start and the variant at the end stay).
 MIN_WIDTH = 240
 MAX_WIDTH = 520
+MAX_MIN_WIDTH = 400
 
 
 def _format_size(size: int) -> str:
@@ -86,7 +87,8 @@ class ModelPicker(QComboBox):
         self._on_current_index_changed(self.currentIndex())
         # Room for the whole current name (plus padding and arrow) up to MAX_WIDTH.
         wanted = metrics.horizontalAdvance(self.currentText()) + 64
-        self.setMinimumWidth(max(MIN_WIDTH, min(MAX_WIDTH, wanted)))
+        # The minimum stays modest so the header (and the window) never has to grow for it.
+        self.setMinimumWidth(max(MIN_WIDTH, min(MAX_MIN_WIDTH, wanted)))
 
     def current_id(self) -> str | None:
         """The selected model's id."""
