@@ -14,7 +14,7 @@ _SPINNER = "◐◓◑◒"
 # How long a chip stays highlighted when its file is added again.
 FLASH_MS = 900
 # The widest a chip's name or detail line gets; longer text is elided (full in the tooltip).
-CHIP_TEXT_WIDTH = 220
+CHIP_TEXT_WIDTH = 260
 
 
 def _document_icon() -> QIcon:

@@ -94,9 +94,9 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(header)
         row.setContentsMargins(24, 8, 16, 8)
         row.setSpacing(8)
-        row.addWidget(self.title_label, 1)
-        row.addWidget(self.rename_button)
-        row.addSpacing(8)
+        row.addWidget(self.title_label)
+        row.addWidget(self.rename_button)  # right after the title it renames
+        row.addStretch(1)
         row.addWidget(self.model_picker)
         row.addWidget(self.settings_button)
         right = QWidget()

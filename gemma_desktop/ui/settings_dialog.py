@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPlainTextEdit,
     QSpinBox,
     QVBoxLayout,
@@ -60,9 +61,11 @@ class SettingsDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self.max_ctx = max_ctx
         layout = QVBoxLayout(self)
+        # The dialog grows when the problem line appears instead of squeezing the groups.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.setSpacing(12)
 
