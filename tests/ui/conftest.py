@@ -17,13 +17,13 @@ from gemma_desktop.core.chat import GenerationResult, SamplingParams
 from gemma_desktop.core.prompt import PromptSegment, RenderedPrompt
 
 FIXTURE_PDFS = Path(__file__).resolve().parents[1] / "fixtures" / "pdf"
-SHARED_PDFS = Path("/work/shared/fixtures/pdf")
 
 
 def fixture_pdf(name: str) -> Path:
-    """A PDF from tests/fixtures, or the shared copy while the fixtures are being copied."""
-    local = FIXTURE_PDFS / name
-    return local if local.exists() else SHARED_PDFS / name
+    """A PDF from tests/fixtures (copied there with its licence row)."""
+    path = FIXTURE_PDFS / name
+    assert path.exists(), f"missing fixture {path}"
+    return path
 
 
 @pytest.fixture(autouse=True)
