@@ -125,17 +125,9 @@ class DocumentReader:
     ) -> tuple[int, Future[Document]]:
         """Start reading `path`; returns the job id (for cancel) and a Future of the Document."""
         with self._lock:
-            pool = self._ensure_pool()
             job = next(self._jobs)
             if progress is not None:
                 self._callbacks[job] = progress
-            try:
-                inner = pool.submit(_read_in_worker, job, str(path), password)
-            except BrokenProcessPool:
-                # The helper died while idle (killed, out of memory): start a new one.
-                self._pool = None
-                pool = self._ensure_pool()
-                inner = pool.submit(_read_in_worker, job, str(path), password)
         outer: Future[Document] = Future()
         # Running from the start: callers cannot cancel it, they call cancel(job).
         outer.set_running_or_notify_cancel()
@@ -143,37 +135,53 @@ class DocumentReader:
         def settle(finished: Future[Document]) -> None:
             if finished.cancelled():
                 outer.set_exception(ExtractionCancelled())
-                return
-            exc = finished.exception()
-            if isinstance(exc, BrokenProcessPool):
-                self._discard_pool()
+            elif isinstance(finished.exception(), BrokenProcessPool):
                 outer.set_exception(
                     DocumentError(
                         f"{Path(path).name} made the document reader crash, so it cannot be read.",
                         hint="The file is probably damaged; try saving it again from its source.",
                     )
                 )
-            elif exc is not None:
-                outer.set_exception(exc)
+            elif finished.exception() is not None:
+                outer.set_exception(finished.exception())
             else:
                 outer.set_result(finished.result())
 
-        def done(finished: Future[Document]) -> None:
+        def done(finished: Future[Document], attempt: int) -> None:
+            if isinstance(finished.exception(), BrokenProcessPool):
+                self._discard_pool()
+                if attempt == 1:
+                    # The helper may have died before this file (killed while idle, out of
+                    # memory): read it once more in a new one. Crashing twice is this file.
+                    submit(2)
+                    return
+                self._callbacks.pop(job, None)
+                settle(finished)
+                return
             # Settle on the relay thread, after the progress this job sent before finishing.
             with self._lock:
                 queue = self._queue
-            if queue is None or isinstance(finished.exception(), BrokenProcessPool):
+            if queue is None:
                 self._callbacks.pop(job, None)
                 settle(finished)
-            else:
-                self._finishers[job] = lambda: settle(finished)
-                try:
-                    queue.put(("done", job))
-                except (OSError, ValueError):  # shut down meanwhile: settle here instead
-                    if self._finishers.pop(job, None) is not None:
-                        settle(finished)
+                return
+            self._finishers[job] = lambda: settle(finished)
+            try:
+                queue.put(("done", job))
+            except (OSError, ValueError):  # shut down meanwhile: settle here instead
+                if self._finishers.pop(job, None) is not None:
+                    settle(finished)
 
-        inner.add_done_callback(done)
+        def submit(attempt: int) -> None:
+            with self._lock:
+                try:
+                    inner = self._ensure_pool().submit(_read_in_worker, job, str(path), password)
+                except BrokenProcessPool:
+                    self._pool = None  # noticed dead already: start a new helper
+                    inner = self._ensure_pool().submit(_read_in_worker, job, str(path), password)
+            inner.add_done_callback(lambda finished: done(finished, attempt))
+
+        submit(1)
         return job, outer
 
     def cancel(self, job: int) -> None:
