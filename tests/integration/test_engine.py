@@ -329,3 +329,20 @@ def test_guard_uses_the_sliding_window_not_the_batch(starter_model_path: Path) -
         )
     finally:
         fresh.shutdown()
+
+
+def test_unload_frees_the_model_and_load_works_again(starter_model_path: Path) -> None:
+    eng = Engine()
+    try:
+        eng.load(starter_model_path, 1024).result(timeout=120)
+        eng.unload().result(timeout=60)
+        assert eng.model is None and eng.prompt_format is None
+        with pytest.raises(NoModelLoadedError):
+            eng.count_tokens("hello").result(timeout=10)
+        with pytest.raises(NoModelLoadedError):
+            eng.generate([ChatMessage("user", "hi")], max_tokens=2).result(timeout=10)
+        eng.load(starter_model_path, 2048).result(timeout=120)
+        assert eng.model is not None and eng.model.n_ctx == 2048
+        assert eng.generate([ChatMessage("user", "hi")], max_tokens=2).result(60).completion_tokens
+    finally:
+        eng.shutdown()
