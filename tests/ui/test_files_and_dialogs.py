@@ -126,6 +126,8 @@ def test_regenerate_and_stop_states(qtbot: Any, make_window: Any) -> None:
     assert not composer.regenerate_button.isEnabled()
     # Esc stops wherever the focus is, not only in the message box.
     window.activateWindow()
+    # Window shortcuts fire only in the active window; activation is asynchronous.
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     window.sidebar.list.setFocus()
     qtbot.keyClick(window.sidebar.list, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.chat.busy, timeout=5000)
