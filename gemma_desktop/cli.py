@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--temperature", type=float, default=None, metavar="T")
     ask.add_argument("--seed", type=int, default=None, metavar="N")
+    ask.add_argument(
+        "--think",
+        action="store_true",
+        help="let the model reason first (Gemma 4); the thinking goes to stderr",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.add_argument(
         "--dry-run", action="store_true", help="print the exact prompt and its token count only"
@@ -153,7 +158,12 @@ def _ask(args: argparse.Namespace) -> int:
         messages = build_messages(
             args.system, [StoredTurn("user", args.prompt, tuple(attachments))]
         )
-        rendered, prompt_tokens = engine.render(messages).result()
+        if args.think and not info.supports_thinking:
+            raise UserError(
+                f"{info.name} has no thinking mode: its chat template has no thinking switch.",
+                hint="Use a Gemma 4 model (or another reasoning GGUF), or leave out --think.",
+            )
+        rendered, prompt_tokens = engine.render(messages, thinking=args.think).result()
         if args.dry_run:
             if args.json:
                 print(
@@ -191,9 +201,21 @@ def _ask(args: argparse.Namespace) -> int:
         if args.seed is not None:
             sampling = replace(sampling, seed=args.seed)
 
+        thought_shown = [False]
+
         def write(piece: str) -> None:
+            if thought_shown[0]:
+                # The thinking on stderr ends with a line break before the answer starts.
+                sys.stderr.write("\n")
+                sys.stderr.flush()
+                thought_shown[0] = False
             sys.stdout.write(piece)
             sys.stdout.flush()
+
+        def write_thought(piece: str) -> None:
+            thought_shown[0] = True
+            sys.stderr.write(piece)
+            sys.stderr.flush()
 
         started = time.perf_counter()
         future = engine.generate(
@@ -201,6 +223,7 @@ def _ask(args: argparse.Namespace) -> int:
             max_tokens=args.max_tokens,
             sampling=sampling,
             on_token=None if args.json else write,
+            on_thinking=write_thought if args.think and not args.json else None,
         )
         try:
             result = future.result()
@@ -223,24 +246,51 @@ def _ask(args: argparse.Namespace) -> int:
                         "finish_reason": result.finish_reason,
                         "length_limit": result.length_limit or None,
                         "answer": result.text,
+                        "thinking": result.thinking,
+                        "thinking_tokens": result.thinking_tokens,
+                        "thinking_complete": result.thinking_complete,
+                        "repeated": result.repeated or None,
                         "attachments": reports,
                     },
                     ensure_ascii=False,
                 )
             )
         else:
+            if thought_shown[0]:
+                sys.stderr.write("\n")
             sys.stdout.write("\n")
-            if result.length_limit == "context":
-                print(
-                    f"gemma-desktop: stopped: the context window ({info.n_ctx:,} tokens) is "
-                    "full; use a larger --ctx",
-                    file=sys.stderr,
-                )
-            elif result.finish_reason == "length":
-                print(f"gemma-desktop: stopped at --max-tokens {args.max_tokens}", file=sys.stderr)
+            sys.stdout.flush()
+            note = _finish_note(result, args.max_tokens, info.n_ctx)
+            if note:
+                print(f"gemma-desktop: {note}", file=sys.stderr)
         return 0
     finally:
         engine.shutdown()
+
+
+def _finish_note(result: Any, max_tokens: int, n_ctx: int) -> str:
+    """Why a reply ended early, in command-line terms ("" when it simply ended)."""
+    if result.finish_reason == "repetition":
+        return (
+            f"stopped: the model kept repeating “{result.repeated}”; run again, perhaps with "
+            "a higher --temperature"
+        )
+    no_answer = not result.thinking_complete and not result.answered
+    if result.finish_reason == "length" and no_answer:
+        where = (
+            f"the context window ({n_ctx:,} tokens) filled up; use a larger --ctx"
+            if result.length_limit == "context"
+            else f"--max-tokens {max_tokens:,} was reached; run again with a larger "
+            f"--max-tokens (e.g. {max_tokens * 4:,})"
+        )
+        return f"no answer: the model was still thinking when {where}"
+    if result.finish_reason == "stop" and no_answer:
+        return "no answer: the model ended its turn while still thinking; run it again"
+    if result.length_limit == "context":
+        return f"stopped: the context window ({n_ctx:,} tokens) is full; use a larger --ctx"
+    if result.finish_reason == "length":
+        return f"stopped at --max-tokens {max_tokens}"
+    return ""
 
 
 def _models(args: argparse.Namespace) -> int:

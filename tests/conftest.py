@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +33,25 @@ def basedir(tmp_path: Path) -> Path:
     folder = tmp_path / "Daten März"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(scope="session")
+def gemma4_shaped_model(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter with a Gemma 4 template and Gemma 4's control tokens (see thinking_models)."""
+    from tests.thinking_models import make_gemma4_shaped
+
+    folder = tmp_path_factory.mktemp("gemma4 shaped")
+    return make_gemma4_shaped(starter_model_path, folder / "gemma4-shaped starter.gguf")
+
+
+@pytest.fixture(scope="session")
+def thinking_model(
+    starter_model_path: Path, gemma4_shaped_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """A real GGUF whose greedy reply to THOUGHT_PROMPT is a thought block, then an answer."""
+    from tests.thinking_models import make_thinking_model
+
+    folder = tmp_path_factory.mktemp("thinking")
+    return make_thinking_model(
+        starter_model_path, gemma4_shaped_model, folder / "thinking starter.gguf"
+    )

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled", "error"]
+# "repetition": stopped because the model kept repeating itself (a loop, not an answer).
+FinishReason = Literal["stop", "length", "cancelled", "error", "repetition"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,34 @@ class GenerationResult:
     token_ids: list[int] = field(default_factory=list)
     # For finish_reason "length": "max_tokens" (the limit asked for) or "context" (n_ctx full).
     length_limit: str = ""
+    # The reasoning trace, kept apart from the answer in `text`.
+    thinking: str = ""
+    thinking_tokens: int = 0
+    thinking_s: float = 0.0
+    # False when a thought opened and never closed (the limit or the model cut it short).
+    thinking_complete: bool = True
+    # For finish_reason "repetition": a short quote of what kept repeating.
+    repeated: str = ""
+
+    @property
+    def answered(self) -> bool:
+        """True when any answer text was produced (thinking alone is not an answer)."""
+        return bool(self.text.strip())
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A reply to carry on from: its thought and answer so far go back in as the model's own.
+
+    `close_thought` ends an unfinished thought first, so the model answers at once.
+    `token_ids`, when known, are the exact tokens generated so far: the model then carries on
+    from precisely where it stopped, and the engine's cache of them is reused.
+    """
+
+    thinking: str = ""
+    answer: str = ""
+    close_thought: bool = False
+    thinking_tokens: int = 0
+    completion_tokens: int = 0
+    thinking_s: float = 0.0
+    token_ids: tuple[int, ...] = ()

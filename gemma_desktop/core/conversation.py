@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gemma_desktop.core.chat import ChatMessage, Role
 from gemma_desktop.core.errors import ContextOverflowError
+from gemma_desktop.core.thinking import split_thinking
 
 # Room kept free for the answer when deciding whether a prompt fits.
 DEFAULT_ANSWER_RESERVE = 512
@@ -51,8 +53,31 @@ def render_attachment(attachment: TurnAttachment) -> str:
     return render_document(doc)
 
 
+def turns_from_store(store: Any, conversation_id: int, *,
+                     before: int | None = None) -> list[StoredTurn]:
+    """A stored conversation's messages as prompt turns (answers only: thoughts stay out).
+
+    `before`: only messages older than this message id (to carry on the reply it names).
+    """
+    attachments = store.attachments_by_message(conversation_id)
+    turns = []
+    for message in store.list_messages(conversation_id):
+        if before is not None and message.id >= before:
+            break
+        docs = tuple(
+            TurnAttachment(a.name, a.kind, a.pages or 0, a.text, a.token_count)
+            for a in attachments.get(message.id, [])
+        )
+        turns.append(StoredTurn(message.role, message.content, docs, message.status == "error"))
+    return turns
+
+
 def build_messages(system_prompt: str, turns: Sequence[StoredTurn]) -> list[ChatMessage]:
-    """Model turns from stored ones: attachments folded in, failed empty replies left out."""
+    """Model turns from stored ones: attachments folded in, failed empty replies left out.
+
+    Earlier model turns go back with their answer only; a thought that slipped into stored
+    text (older data, pasted transcripts) is cut off, as Gemma 4's own template does.
+    """
     messages: list[ChatMessage] = []
     if system_prompt.strip():
         messages.append(ChatMessage("system", system_prompt.strip()))
@@ -60,6 +85,8 @@ def build_messages(system_prompt: str, turns: Sequence[StoredTurn]) -> list[Chat
         if turn.failed and not turn.content.strip():
             continue
         content = turn.content
+        if turn.role == "assistant":
+            content = split_thinking(content)[1]
         if turn.attachments:
             documents = "\n\n".join(render_attachment(a) for a in turn.attachments)
             content = f"{documents}\n\n{content}" if content else documents

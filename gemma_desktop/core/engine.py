@@ -14,14 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gemma_desktop.core.chat import ChatMessage, GenerationResult, SamplingParams
+from gemma_desktop.core.chat import ChatMessage, Continuation, GenerationResult, SamplingParams
 from gemma_desktop.core.errors import (
     ContextOverflowError,
     ModelLoadError,
     NoModelLoadedError,
 )
-from gemma_desktop.core.prompt import PromptFormat, RenderedPrompt, TokenTexts, choose_format
+from gemma_desktop.core.prompt import (
+    PromptFormat,
+    PromptSegment,
+    RenderedPrompt,
+    TokenTexts,
+    choose_format,
+    prompt_opens_thought,
+)
+from gemma_desktop.core.repetition import RepetitionDetector, describe_loop
 from gemma_desktop.core.sampling import defaults_from_gguf
+from gemma_desktop.core.thinking import DEFAULT_MARKERS, ThinkingMarkers, ThinkingParser
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,8 @@ class ModelInfo:
     sampling: SamplingParams
     load_s: float
     stop_token_ids: frozenset[int] = field(default_factory=frozenset)
+    # The chat template has a thinking switch (Gemma 4's <|think|>, or `enable_thinking`).
+    supports_thinking: bool = False
 
 
 _llama_log_callback: Any = None
@@ -120,6 +131,8 @@ class Engine:
         self._active_seq = 0
         self._llm: Any = None
         self._format: PromptFormat | None = None
+        # Control tokens that are thought markers: they reach the parser instead of vanishing.
+        self._marker_ids: frozenset[int] = frozenset()
         self._info: ModelInfo | None = None
         self._abort_cb: Any = None
         self._busy = threading.Event()
@@ -283,6 +296,9 @@ class Engine:
             ids = llm.tokenize(text.encode(), add_bos=False, special=True)
             if len(ids) == 1:
                 stop_ids.add(ids[0])
+        self._marker_ids = self._single_control_tokens(
+            [text for m in DEFAULT_MARKERS for text in (m.open, m.close)]
+        )
         self._info = ModelInfo(
             path=path,
             name=gguf.name,
@@ -297,9 +313,21 @@ class Engine:
             sampling=defaults_from_gguf(gguf.sampling),
             load_s=time.perf_counter() - started,
             stop_token_ids=frozenset(stop_ids),
+            supports_thinking=self._format.supports_thinking,
         )
         log.info("loaded %s n_ctx=%d in %.2fs", path, n_ctx, self._info.load_s)
         return self._info
+
+    def _single_control_tokens(self, texts: Sequence[str]) -> frozenset[int]:
+        """Ids of those texts that are one control token in this vocabulary."""
+        import llama_cpp
+
+        found = set()
+        for text in texts:
+            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            if len(ids) == 1 and llama_cpp.llama_vocab_is_control(self._vocab, ids[0]):
+                found.add(ids[0])
+        return frozenset(found)
 
     def _install_abort_callback(self) -> None:
         import llama_cpp
@@ -352,13 +380,15 @@ class Engine:
         """Tokens the model needs for plain text (user or document text, no markup)."""
         return self._submit_text(lambda: len(self._tokenize_plain(text)))
 
-    def render(self, messages: Sequence[ChatMessage]) -> Future[tuple[RenderedPrompt, int]]:
+    def render(
+        self, messages: Sequence[ChatMessage], *, thinking: bool = False
+    ) -> Future[tuple[RenderedPrompt, int]]:
         """The exact prompt for these turns and its token count."""
 
         def job() -> tuple[RenderedPrompt, int]:
             self._require()
             assert self._format is not None
-            rendered = self._format.render(messages)
+            rendered = self._format.render(messages, thinking=thinking)
             return rendered, len(self._tokenize_prompt(rendered))
 
         return self._submit_text(job)
@@ -383,10 +413,24 @@ class Engine:
         *,
         max_tokens: int = 1024,
         sampling: SamplingParams | None = None,
+        thinking: bool = False,
+        continuation: Continuation | None = None,
         on_token: TokenCallback | None = None,
+        on_thinking: TokenCallback | None = None,
         on_prompt_progress: ProgressCallback | None = None,
+        stop_on_repetition: bool = True,
     ) -> Future[GenerationResult]:
-        """Stream one model turn; `on_token` gets text pieces on the engine thread."""
+        """Stream one model turn on the engine thread.
+
+        `on_token` gets answer pieces and `on_thinking` thought pieces: markers never reach
+        either. `thinking` renders the template with its thinking switch on. `continuation`
+        carries on a reply cut short (its text goes back in as the model's own). A model
+        that keeps repeating itself is stopped with finish_reason "repetition".
+        """
+        request = _Request(
+            max_tokens, sampling, thinking, continuation, on_token, on_thinking,
+            on_prompt_progress, stop_on_repetition,
+        )
         with self._seq_lock:
             self._submitted += 1
             seq = self._submitted
@@ -398,7 +442,7 @@ class Engine:
                     return GenerationResult(
                         text="", finish_reason="cancelled", prompt_tokens=0, completion_tokens=0
                     )
-                return self._generate(messages, max_tokens, sampling, on_token, on_prompt_progress)
+                return self._generate(messages, request)
             finally:
                 self._active_seq = 0
 
@@ -437,12 +481,7 @@ class Engine:
         return k
 
     def _generate(
-        self,
-        messages: Sequence[ChatMessage] | RenderedPrompt,
-        max_tokens: int,
-        sampling: SamplingParams | None,
-        on_token: TokenCallback | None,
-        on_progress: ProgressCallback | None,
+        self, messages: Sequence[ChatMessage] | RenderedPrompt, request: _Request
     ) -> GenerationResult:
         import llama_cpp
 
@@ -450,9 +489,14 @@ class Engine:
         assert self._format is not None and self._info is not None
         started = time.perf_counter()
         rendered = (
-            messages if isinstance(messages, RenderedPrompt) else self._format.render(messages)
+            messages
+            if isinstance(messages, RenderedPrompt)
+            else self._format.render(messages, thinking=request.thinking)
         )
+        stream = _ThoughtStream(request, prompt_opens_thought(rendered.text))
         tokens = self._tokenize_prompt(rendered)
+        if request.continuation is not None:
+            tokens = self._continued(tokens, request.continuation, stream)
         n_ctx = self._info.n_ctx
         if len(tokens) >= n_ctx:
             raise ContextOverflowError(
@@ -462,7 +506,8 @@ class Engine:
                 needed=len(tokens),
                 n_ctx=n_ctx,
             )
-        params = sampling or self._info.sampling
+        max_tokens = request.max_tokens
+        params = request.sampling or self._info.sampling
         budget = max(0, min(max_tokens, n_ctx - len(tokens)))
 
         reused = self._reusable_prefix(tokens)
@@ -478,6 +523,7 @@ class Engine:
             completion_tokens=0,
             reused_tokens=reused,
         )
+        on_progress = request.on_prompt_progress
         try:
             for start in range(0, len(pending), self.n_batch):
                 if self._cancelled():
@@ -491,6 +537,7 @@ class Engine:
             log.debug("prompt processing stopped: %s", exc)
             result.finish_reason = "cancelled"
             result.prompt_eval_s = time.perf_counter() - started
+            stream.close(result)
             return result
         prompt_done = time.perf_counter()
         result.prompt_eval_s = prompt_done - started
@@ -504,8 +551,9 @@ class Engine:
             repeat_penalty=params.repeat_penalty,
         )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pieces: list[str] = []
         stop_ids = self._info.stop_token_ids
+        markers = self._marker_ids
+        loops = RepetitionDetector() if request.stop_on_repetition else None
         first_at = last_at = 0.0
         finish = "length"
         vocab = self._vocab
@@ -523,12 +571,19 @@ class Engine:
                 last_at = time.perf_counter()
                 if result.completion_tokens == 1:
                     first_at = last_at
-                control = llama_cpp.llama_vocab_is_control(vocab, token)
-                text = "" if control else decoder.decode(self._piece(token, special=False))
-                if text:
-                    pieces.append(text)
-                    if on_token is not None:
-                        on_token(text)
+                if llama_cpp.llama_vocab_is_control(vocab, token):
+                    # Other control tokens carry no text; thought markers must reach the parser.
+                    piece = self._piece(token, special=True) if token in markers else b""
+                else:
+                    piece = self._piece(token, special=False)
+                stream.feed(decoder.decode(piece) if piece else "", last_at)
+                loop = loops.push(token) if loops is not None else None
+                if loop is not None:
+                    finish = "repetition"
+                    result.repeated = describe_loop(loop, self._text_of(loop.tokens))
+                    log.info("stopped a loop: period %d x%d", loop.period, loop.repeats)
+                    llm.eval([token])  # keep the cache in step with token_ids
+                    break
                 llm.eval([token])
         except RuntimeError as exc:
             if not _is_abort(exc):
@@ -536,15 +591,157 @@ class Engine:
             finish = "cancelled"
         if finish == "length":
             result.length_limit = "context" if budget < max_tokens else "max_tokens"
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            pieces.append(tail)
-            if on_token is not None:
-                on_token(tail)
-        result.text = "".join(pieces)
+        stream.tail(decoder.decode(b"", final=True))
         result.finish_reason = finish  # type: ignore[assignment]
+        stream.close(result)
         if result.completion_tokens:
             result.ttft_s = first_at - started
             if result.completion_tokens > 1 and last_at > first_at:
                 result.decode_tokens_per_s = (result.completion_tokens - 1) / (last_at - first_at)
+        continuation = request.continuation
+        if continuation is not None:
+            result.completion_tokens += continuation.completion_tokens
         return result
+
+    def _text_of(self, tokens: Sequence[int]) -> str:
+        """Plain text of generated tokens (control tokens left out)."""
+        return b"".join(self._piece(t, special=False) for t in tokens).decode(
+            "utf-8", errors="replace"
+        )
+
+    def _continued(
+        self, prompt: list[int], continuation: Continuation, stream: _ThoughtStream
+    ) -> list[int]:
+        """The prompt's tokens followed by the reply so far, as the model wrote it."""
+        assert self._format is not None
+        markers = stream.opened_by_prompt or self._format.thought_markers
+        if continuation.token_ids:
+            # The exact tokens: the text the parser saw is rebuilt from them.
+            written = list(continuation.token_ids)
+            primer = "".join(self._stream_text(t) for t in written)
+            stream.resume(continuation, primer)
+            if continuation.close_thought and stream.in_thought and markers is not None:
+                written += self._tokenize_marker(markers.close)
+                stream.resume(continuation, primer + markers.close)
+            return prompt + written
+        segments: list[PromptSegment] = []
+        thought = continuation.thinking.strip()
+        primer = ""
+        if markers is not None and (thought or continuation.close_thought):
+            if stream.opened_by_prompt is None:
+                segments.append(PromptSegment(markers.open + markers.label, True))
+            segments.append(PromptSegment(thought, False))
+            if continuation.close_thought or continuation.answer:
+                segments.append(PromptSegment(markers.close, True))
+        if continuation.answer:
+            segments.append(PromptSegment(continuation.answer, False))
+        primer = "".join(segment.text for segment in segments)
+        stream.resume(continuation, primer)
+        extra = RenderedPrompt(tuple(s for s in segments if s.text), "continuation", False)
+        return prompt + self._tokenize_prompt(extra)
+
+    def _tokenize_marker(self, text: str) -> list[int]:
+        return list(self._require().tokenize(text.encode(), add_bos=False, special=True))
+
+    def _stream_text(self, token: int) -> str:
+        """A generated token's text as the stream shows it: markers kept, other control dropped."""
+        import llama_cpp
+
+        if llama_cpp.llama_vocab_is_control(self._vocab, token):
+            if token not in self._marker_ids:
+                return ""
+            return self._piece(token, special=True).decode("utf-8", errors="replace")
+        return self._piece(token, special=False).decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One generate() call's settings, carried to the engine thread."""
+
+    max_tokens: int
+    sampling: SamplingParams | None
+    thinking: bool
+    continuation: Continuation | None
+    on_token: TokenCallback | None
+    on_thinking: TokenCallback | None
+    on_prompt_progress: ProgressCallback | None
+    stop_on_repetition: bool
+
+
+class _ThoughtStream:
+    """Splits generated text into thought and answer as it streams, counting thought tokens."""
+
+    def __init__(self, request: _Request, opened_by_prompt: ThinkingMarkers | None) -> None:
+        self.opened_by_prompt = opened_by_prompt
+        self._request = request
+        self._parser = ThinkingParser(in_thought=opened_by_prompt)
+        self._thinking: list[str] = []
+        self._answer: list[str] = []
+        self.tokens = 0
+        self._undecided = 0  # tokens seen before it is known whether a thought opens
+        self._elapsed = 0.0
+        self._since = 0.0
+
+    def resume(self, continuation: Continuation, primer: str) -> None:
+        """Start from a reply so far: `primer` is its text as generated (markers included).
+
+        The parser reads it silently to know where the reply stands; the thought and answer
+        are taken from the continuation, not streamed again.
+        """
+        self._parser = ThinkingParser(in_thought=self.opened_by_prompt)
+        self._parser.feed(primer)
+        thought = continuation.thinking.strip()
+        self._thinking = [thought] if thought else []
+        self._answer = [continuation.answer] if continuation.answer else []
+        self.tokens = continuation.thinking_tokens
+        self._elapsed = continuation.thinking_s
+
+    @property
+    def in_thought(self) -> bool:
+        """True while the reply is inside a thought."""
+        return self._parser.state == "thinking"
+
+    def feed(self, text: str, now: float) -> None:
+        """One token's text (may be empty) at time `now`."""
+        parser = self._parser
+        before = parser.state
+        pieces = parser.feed(text) if text else []
+        after = parser.state
+        if before == "start" and after == "start":
+            self._undecided += 1
+        elif before == "thinking" or after == "thinking":
+            if not self._since:
+                self._since = now
+            self.tokens += 1 + (self._undecided if before == "start" else 0)
+            if after != "thinking":
+                self._elapsed += now - self._since
+                self._since = 0.0
+        self._emit(pieces)
+
+    def tail(self, text: str) -> None:
+        """Text the decoder still held at the end (belongs to tokens already counted)."""
+        if text:
+            self._emit(self._parser.feed(text))
+
+    def _emit(self, pieces: Sequence[tuple[str, str]]) -> None:
+        for kind, text in pieces:
+            if kind == "thinking":
+                self._thinking.append(text)
+                if self._request.on_thinking is not None:
+                    self._request.on_thinking(text)
+            else:
+                self._answer.append(text)
+                if self._request.on_token is not None:
+                    self._request.on_token(text)
+
+    def close(self, result: GenerationResult) -> None:
+        """Flush the parser and fill the result's answer and thought fields."""
+        self._emit(self._parser.finish())
+        if self._since:
+            self._elapsed += time.perf_counter() - self._since
+            self._since = 0.0
+        result.text = "".join(self._answer)
+        result.thinking = "".join(self._thinking)
+        result.thinking_tokens = self.tokens
+        result.thinking_s = self._elapsed
+        result.thinking_complete = not self._parser.unclosed

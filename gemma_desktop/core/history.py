@@ -42,6 +42,8 @@ class Conversation:
     system_prompt: str
     created_at: float
     updated_at: float
+    # Think before answering: None follows the app-wide default.
+    thinking: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -135,12 +137,17 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX attachments_by_conversation ON attachments(conversation_id)")
 
 
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """Conversations get their own thinking switch (NULL: the app-wide default)."""
+    conn.execute("ALTER TABLE conversations ADD COLUMN thinking INTEGER")
+
+
 # MIGRATIONS[i] upgrades a database from user_version i to i + 1; only ever append to it.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_v1, _migrate_to_v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Explicit column lists, in dataclass order, so columns added by later migrations change nothing.
-_CONVERSATION_COLUMNS = "id, title, model_id, system_prompt, created_at, updated_at"
+_CONVERSATION_COLUMNS = "id, title, model_id, system_prompt, created_at, updated_at, thinking"
 _MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, thinking, status, finish_reason, model_id, stats, "
     "created_at, updated_at"
@@ -180,6 +187,15 @@ def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError | None:
             hint="Close other Gemma Desktop windows and try again.",
         )
     return None
+
+
+def _conversation(row: tuple[Any, ...]) -> Conversation:
+    """Build a Conversation from a row of _CONVERSATION_COLUMNS."""
+    conversation_id, title, model_id, system_prompt, created_at, updated_at, thinking = row
+    return Conversation(
+        conversation_id, title, model_id, system_prompt, created_at, updated_at,
+        None if thinking is None else bool(thinking),
+    )
 
 
 def _title_from(text: str) -> str:
@@ -367,7 +383,7 @@ class HistoryStore:
                 f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"
                 " ORDER BY updated_at DESC, id DESC"
             ).fetchall()
-        return [Conversation(*row) for row in rows]
+        return [_conversation(row) for row in rows]
 
     def get_conversation(self, conversation_id: int) -> Conversation:
         """The conversation with this id; LookupError if there is none."""
@@ -378,7 +394,7 @@ class HistoryStore:
             ).fetchone()
         if row is None:
             raise LookupError(f"No conversation with id {conversation_id}")
-        return Conversation(*row)
+        return _conversation(row)
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         """Set a new title; an empty one is refused."""
@@ -395,7 +411,15 @@ class HistoryStore:
         """Remember which model the conversation uses."""
         self._update_conversation(conversation_id, "model_id", model_id)
 
-    def _update_conversation(self, conversation_id: int, column: str, value: str | None) -> None:
+    def set_thinking(self, conversation_id: int, thinking: bool | None) -> None:
+        """Switch thinking on or off for this conversation (None: follow the default)."""
+        self._update_conversation(
+            conversation_id, "thinking", None if thinking is None else int(thinking)
+        )
+
+    def _update_conversation(
+        self, conversation_id: int, column: str, value: str | int | None
+    ) -> None:
         """Set one column of one conversation (column names come from this module only)."""
         with self._errors():
             cur = self._conn.execute(
@@ -636,7 +660,7 @@ class HistoryStore:
                 " JOIN conversations c ON c.id = m.conversation_id"
                 " WHERE m.content LIKE ?1 ESCAPE '\\'"
                 # Title hits (NULL message id) sort before message hits of the same chat.
-                " ORDER BY 6 DESC, 1 DESC, 7 LIMIT ?2",
+                " ORDER BY 6 DESC, 1 DESC, 8 LIMIT ?2",
                 (pattern, limit),
             ).fetchall()
-        return [SearchHit(Conversation(*row[:6]), row[6], _snippet(row[7], query)) for row in rows]
+        return [SearchHit(_conversation(row[:7]), row[7], _snippet(row[8], query)) for row in rows]

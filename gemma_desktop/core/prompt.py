@@ -10,10 +10,13 @@ from typing import Any
 
 from gemma_desktop.core.chat import ChatMessage
 from gemma_desktop.core.errors import UserError
+from gemma_desktop.core.thinking import DEFAULT_MARKERS, GEMMA4_MARKERS, ThinkingMarkers
 
 # Private-use code points never occur in real text; they mark where message content goes.
 _SENTINEL = "\ue000{}\ue001"
 _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
+# Gemma 4's switch: at the start of the first system turn it asks the model to think first.
+GEMMA4_THINK_TOKEN = "<|think|>"
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,24 @@ class PromptFormat:
     name = "base"
 
     def render(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool = True,
+        thinking: bool = False,
     ) -> RenderedPrompt:
         """Render turns into prompt segments ending with the model's turn opener."""
         raise NotImplementedError
+
+    @property
+    def supports_thinking(self) -> bool:
+        """True when the format can ask the model to reason before it answers."""
+        return False
+
+    @property
+    def thought_markers(self) -> ThinkingMarkers | None:
+        """The markers this model writes around a thought, when known."""
+        return None
 
     @property
     def stop_texts(self) -> tuple[str, ...]:
@@ -87,7 +104,11 @@ class Gemma3Format(PromptFormat):
         self._bos = tokens.bos
 
     def render(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool = True,
+        thinking: bool = False,
     ) -> RenderedPrompt:
         turns = normalize_turns(messages)
         system = "\n\n".join(m.content for m in turns if m.role == "system")
@@ -126,12 +147,22 @@ class Gemma4Format(PromptFormat):
         self._bos = tokens.bos
 
     def render(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool = True,
+        thinking: bool = False,
     ) -> RenderedPrompt:
+        turns = normalize_turns(messages)
+        if thinking and (not turns or turns[0].role != "system"):
+            # Thinking is switched on in the system turn, so one is opened when there is none.
+            turns = [ChatMessage("system", ""), *turns]
         segments: list[PromptSegment] = [PromptSegment(self._bos, True)]
-        for message in normalize_turns(messages):
+        for index, message in enumerate(turns):
             role = {"assistant": "model"}.get(message.role, message.role)
             segments.append(PromptSegment(f"<|turn>{role}\n", True))
+            if index == 0 and thinking:
+                segments.append(PromptSegment(GEMMA4_THINK_TOKEN, True))
             segments.append(PromptSegment(message.content.strip(), False))
             segments.append(PromptSegment("<turn|>\n", True))
         if add_generation_prompt:
@@ -142,6 +173,14 @@ class Gemma4Format(PromptFormat):
     def stop_texts(self) -> tuple[str, ...]:
         return ("<turn|>", "<|turn>")
 
+    @property
+    def supports_thinking(self) -> bool:
+        return True
+
+    @property
+    def thought_markers(self) -> ThinkingMarkers | None:
+        return GEMMA4_MARKERS
+
 
 class PlainFormat(PromptFormat):
     """A neutral transcript for models that carry no template and are not Gemma."""
@@ -149,7 +188,11 @@ class PlainFormat(PromptFormat):
     name = "plain"
 
     def render(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool = True,
+        thinking: bool = False,
     ) -> RenderedPrompt:
         labels = {"system": "System", "user": "User", "assistant": "Assistant"}
         segments: list[PromptSegment] = []
@@ -218,10 +261,12 @@ class JinjaFormat(PromptFormat):
         messages: Sequence[ChatMessage],
         *,
         add_generation_prompt: bool = True,
+        thinking: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> RenderedPrompt:
         turns = normalize_turns(messages)
-        extra = extra or {}
+        # Always passed: templates that think unless told otherwise (Qwen 3 style) need False.
+        extra = {"enable_thinking": thinking, **(extra or {})}
         real = [{"role": m.role, "content": m.content} for m in turns]
         marked = [{"role": m.role, "content": _SENTINEL.format(i)} for i, m in enumerate(turns)]
         real_text = self._render_text(real, add_generation_prompt, extra)
@@ -237,6 +282,41 @@ class JinjaFormat(PromptFormat):
         if "<|turn>" in self.source:
             return ("<turn|>", "<|turn>")
         return ()
+
+    @property
+    def supports_thinking(self) -> bool:
+        return template_supports_thinking(self.source)
+
+    @property
+    def thought_markers(self) -> ThinkingMarkers | None:
+        for markers in DEFAULT_MARKERS:
+            if markers.open in self.source:
+                return markers
+        return GEMMA4_MARKERS if GEMMA4_THINK_TOKEN in self.source else None
+
+
+def template_supports_thinking(template: str | None) -> bool:
+    """True when a chat template has a thinking switch (`enable_thinking` or the think token)."""
+    if not template:
+        return False
+    return "enable_thinking" in template or GEMMA4_THINK_TOKEN in template
+
+
+def prompt_opens_thought(text: str) -> ThinkingMarkers | None:
+    """The markers of a thought the prompt itself opened and left open, if any.
+
+    Some templates end the generation prompt with "<think>\n", so the reply starts mid-thought;
+    Gemma 4's 26B and 31B end it with an empty, closed block when thinking is off.
+    """
+    tail = text.rstrip()
+    for markers in DEFAULT_MARKERS:
+        opened = tail.rfind(markers.open)
+        if opened < 0:
+            continue
+        rest = tail[opened + len(markers.open) :]
+        if markers.close not in rest and rest.strip() in ("", markers.label.strip()):
+            return markers
+    return None
 
 
 def _align(real_text: str, marked_text: str, contents: Sequence[str]) -> list[PromptSegment]:

@@ -9,7 +9,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from gemma_desktop.core.conversation import StoredTurn, TurnAttachment, build_messages, check_fit
+from gemma_desktop.core.chat import Continuation
+from gemma_desktop.core.conversation import (
+    StoredTurn,
+    build_messages,
+    check_fit,
+    turns_from_store,
+)
 from gemma_desktop.core.errors import ContextOverflowError, UserError
 from gemma_desktop.ui.attachments import AttachmentManager, PendingAttachment
 from gemma_desktop.ui.chat_view import ChatView
@@ -39,6 +45,25 @@ class _Reply:
     saved_at: float = 0.0
     first_token_at: float = 0.0
     pieces: list[int] = field(default_factory=lambda: [0])  # tokens seen (engine thread)
+    max_tokens: int = 0
+    thinking: bool = False  # the prompt asked the model to think
+    thought: str = ""
+    thought_pieces: list[int] = field(default_factory=lambda: [0])  # engine thread
+    thought_base_tokens: int = 0  # thought tokens of the reply this one carries on
+    thought_base_s: float = 0.0
+    thought_started_at: float = 0.0
+    thought_ended: bool = False
+
+    @property
+    def thought_tokens(self) -> int:
+        """Thought tokens so far (those carried over included)."""
+        return self.thought_base_tokens + self.thought_pieces[0]
+
+    def thought_seconds(self, now: float) -> float:
+        """Seconds spent thinking so far."""
+        if not self.thought_started_at:
+            return self.thought_base_s
+        return self.thought_base_s + now - self.thought_started_at
 
 
 @dataclass
@@ -52,16 +77,8 @@ class _Draft:
 
 
 def stored_turns(store: Any, conversation_id: int) -> list[StoredTurn]:
-    """The conversation's messages as prompt turns, attachments folded in."""
-    attachments = store.attachments_by_message(conversation_id)
-    turns = []
-    for message in store.list_messages(conversation_id):
-        docs = tuple(
-            TurnAttachment(a.name, a.kind, a.pages or 0, a.text, a.token_count)
-            for a in attachments.get(message.id, [])
-        )
-        turns.append(StoredTurn(message.role, message.content, docs, message.status == "error"))
-    return turns
+    """The conversation's messages as prompt turns, attachments folded in, thoughts left out."""
+    return turns_from_store(store, conversation_id)
 
 
 class ChatController(QObject):
@@ -99,6 +116,7 @@ class ChatController(QObject):
         self._preparing = False
         self._batcher = TokenBatcher(self)
         self._batcher.batch_ready.connect(self._on_batch_ready)
+        self._batcher.thinking_ready.connect(self._on_thinking_ready)
         self._progress = ProgressRelay(self)
         self._progress.progressed.connect(self._on_prompt_progressed)
         self._count_timer = QTimer(self)
@@ -111,11 +129,13 @@ class ChatController(QObject):
         composer.send_requested.connect(self._on_send_requested)
         composer.stop_requested.connect(self.stop)
         composer.regenerate_requested.connect(self.regenerate)
+        composer.thinking_toggled.connect(self._on_thinking_toggled)
         composer.text_edited.connect(self.schedule_context_count)
         attachments.changed.connect(self.schedule_context_count)
         # A changed draft makes an earlier "does not fit" (or any send error) stale.
         composer.text_edited.connect(self._on_draft_changed)
         attachments.changed.connect(self._on_draft_changed)
+        self.refresh_thinking()
 
     # ----- state -----------------------------------------------------------------------------
 
@@ -144,7 +164,8 @@ class ChatController(QObject):
         reply, self._reply = self._reply, None
         try:
             # 'closed': the note says why it stopped; the statistics known so far are kept.
-            self._store.update_message(reply.message_id, content=reply.text, status="stopped",
+            self._store.update_message(reply.message_id, content=reply.text,
+                                       thinking=reply.thought, status="stopped",
                                        finish_reason="closed", stats=_partial_stats(reply))
         except UserError as exc:
             log.warning("could not save the stopped reply: %s", exc)
@@ -156,6 +177,50 @@ class ChatController(QObject):
             self._composer.set_can_regenerate(False)
         else:
             self._update_regenerate()
+
+    # ----- thinking --------------------------------------------------------------------------
+
+    def model_can_think(self) -> bool:
+        """True when the loaded model's template has a thinking switch."""
+        info = self._engine.model
+        return bool(info is not None and getattr(info, "supports_thinking", False))
+
+    def thinking_on(self, conversation_id: int | None = None) -> bool:
+        """Whether this conversation's next reply is asked to think first."""
+        conversation_id = self.conversation_id if conversation_id is None else conversation_id
+        if conversation_id is None or not self.model_can_think():
+            return False
+        choice = self._store.get_conversation(conversation_id).thinking
+        return self._prefs.think_by_default if choice is None else bool(choice)
+
+    def max_tokens(self, thinking: bool) -> int:
+        """The reply limit: thinking and answer share one, larger when thinking."""
+        return self._prefs.thinking_max_tokens if thinking else self._prefs.max_tokens
+
+    @Slot()
+    def refresh_thinking(self) -> None:
+        """Show the Think switch for the model loaded and the conversation shown."""
+        info = self._engine.model
+        if info is None:
+            self._composer.set_thinking_available(False, "Thinking: load a model first.")
+        elif not self.model_can_think():
+            self._composer.set_thinking_available(
+                False, f"{info.name} cannot think first: its chat template has no thinking "
+                "switch. Gemma 4 models can.")
+        else:
+            self._composer.set_thinking_available(True, "")
+        self._composer.set_thinking(self.thinking_on())
+        self.schedule_context_count()
+
+    @Slot(bool)
+    def _on_thinking_toggled(self, on: bool) -> None:
+        if self.conversation_id is None:
+            return
+        try:
+            self._store.set_thinking(self.conversation_id, on)
+        except UserError as exc:
+            self._composer.show_error(str(exc))
+        self.schedule_context_count()
 
     def system_prompt(self) -> str:
         """The shown conversation's system prompt."""
@@ -225,6 +290,7 @@ class ChatController(QObject):
             if previous is not None:
                 self._save_draft(previous)
             self._restore_draft(conversation_id)
+        self._composer.set_thinking(self.thinking_on())
         live = self._reply is not None and self._reply.conversation_id == conversation_id
         if not live:
             self._status.set_speed(None)
@@ -236,11 +302,14 @@ class ChatController(QObject):
                 widget.add_attachment_chip(record.name, _attachment_detail(record),
                                            "\n".join(record.warnings))
             if self._reply is not None and self._reply.message_id == message.id:
-                widget.begin_stream(self._reply.text)
-                self._reply.widget = widget
+                self._reattach(self._reply, widget)
             else:
+                if message.thinking or not message.stats.get("thinking_complete", True):
+                    widget.show_thinking(message.thinking, message.stats)
                 widget.set_text(message.content)
                 widget.finish(message.status, message.finish_reason, message.stats)
+            widget.continue_requested.connect(
+                lambda mode, mid=message.id: self.continue_reply(mid, mode))
         self._view.scroll_to_bottom()
         self._update_regenerate()
         self.schedule_context_count()
@@ -271,18 +340,20 @@ class ChatController(QObject):
         new_turn = StoredTurn("user", text.strip(), tuple(a.as_turn() for a in ready))
         turns = [*stored_turns(self._store, conversation_id), new_turn]
         messages = build_messages(self.system_prompt(), turns)
+        thinking = self.thinking_on(conversation_id)
         self._set_preparing(True)
         self._runner.watch(
-            self._engine.render(messages),
-            on_done=lambda r: self._on_send_counted(conversation_id, text, ready, messages, r[1]),
+            self._engine.render(messages, thinking=thinking),
+            on_done=lambda r: self._on_send_counted(conversation_id, text, ready, messages, r[1],
+                                                    thinking),
             on_error=lambda exc: self._on_prepare_failed(exc, conversation_id),
         )
 
     def _fits(self, prompt_tokens: int, ready: list[PendingAttachment],
-              conversation_id: int) -> bool:
+              conversation_id: int, thinking: bool) -> bool:
         info = self._engine.model
         try:
-            check_fit(prompt_tokens, info.n_ctx, self._prefs.max_tokens,
+            check_fit(prompt_tokens, info.n_ctx, self.max_tokens(thinking),
                       {a.name: a.tokens or 0 for a in ready},
                       n_ctx_max=info.n_ctx_train, window=True)
         except ContextOverflowError as exc:
@@ -292,8 +363,8 @@ class ChatController(QObject):
         return True
 
     def _on_send_counted(self, conversation_id: int, text: str, ready: list[PendingAttachment],
-                         messages: list[Any], prompt_tokens: int) -> None:
-        if not self._fits(prompt_tokens, ready, conversation_id):
+                         messages: list[Any], prompt_tokens: int, thinking: bool) -> None:
+        if not self._fits(prompt_tokens, ready, conversation_id, thinking):
             return
         model_id = self.model_id
         store = self._store
@@ -333,7 +404,7 @@ class ChatController(QObject):
                     widget.add_attachment_chip(item.name, item.detail,
                                                "\n".join(item.document.warnings))
             self.conversation_changed.emit(conversation_id)
-            self._start_reply(conversation_id, reply.id, messages)
+            self._start_reply(conversation_id, reply.id, messages, thinking)
 
         def failed(exc: BaseException) -> None:
             self._set_preparing(False)
@@ -371,47 +442,155 @@ class ChatController(QObject):
         self._store.delete_messages_from(last.id)
         self._view.remove_from(last.id)
         messages = build_messages(self.system_prompt(), stored_turns(self._store, conversation_id))
+        thinking = self.thinking_on(conversation_id)
         self._set_preparing(True)
 
         def counted(result: tuple[Any, int]) -> None:
-            if not self._fits(result[1], [], conversation_id):
+            if not self._fits(result[1], [], conversation_id, thinking):
                 return
             reply = self._store.add_message(conversation_id, "assistant", "", status="streaming",
                                             model_id=self.model_id)
-            self._start_reply(conversation_id, reply.id, messages)
+            self._start_reply(conversation_id, reply.id, messages, thinking)
 
-        self._runner.watch(self._engine.render(messages), on_done=counted,
+        self._runner.watch(self._engine.render(messages, thinking=thinking), on_done=counted,
                            on_error=lambda exc: self._on_prepare_failed(exc, conversation_id))
+
+    # ----- continuing a reply cut short --------------------------------------------------------
+
+    def continue_reply(self, message_id: int, mode: str) -> None:
+        """Carry on the last reply: "more" with another full limit, "answer" to answer now."""
+        if self.busy or self.conversation_id is None or self._engine.model is None:
+            return
+        conversation_id = self.conversation_id
+        stored = self._store.list_messages(conversation_id)
+        if not stored or stored[-1].id != message_id or stored[-1].role != "assistant":
+            self._composer.show_error("Only the last reply can be continued.", note=True)
+            return
+        message = stored[-1]
+        stats = message.stats
+        thinking = bool(stats.get("thinking")) or bool(message.thinking)
+        continuation = Continuation(
+            thinking=message.thinking, answer=message.content,
+            close_thought=mode == "answer",
+            thinking_tokens=int(stats.get("thinking_tokens") or 0),
+            completion_tokens=int(stats.get("completion_tokens") or 0),
+            thinking_s=float(stats.get("thinking_s") or 0.0),
+        )
+        # "more" gives the same limit again on top of what was written; an answer gets the
+        # ordinary reply limit.
+        limit = self.max_tokens(thinking) if mode == "more" else self._prefs.max_tokens
+        messages = build_messages(
+            self.system_prompt(), turns_from_store(self._store, conversation_id, before=message_id))
+        self._store.update_message(message_id, status="streaming")
+        widget = self._widget_for(message_id)
+        self._start_reply(conversation_id, message_id, messages, thinking, widget=widget,
+                          continuation=continuation, max_tokens=limit)
+
+    def _widget_for(self, message_id: int) -> MessageWidget | None:
+        return next((w for w in self._view.messages() if w.message_id == message_id), None)
 
     # ----- streaming -------------------------------------------------------------------------
 
-    def _start_reply(self, conversation_id: int, message_id: int, messages: list[Any]) -> None:
+    def _start_reply(self, conversation_id: int, message_id: int, messages: list[Any],
+                     thinking: bool, *, widget: MessageWidget | None = None,
+                     continuation: Continuation | None = None,
+                     max_tokens: int | None = None) -> None:
         now = time.monotonic()
-        reply = _Reply(conversation_id, message_id, messages, started_at=now, saved_at=now)
+        limit = max_tokens or self.max_tokens(thinking)
+        reply = _Reply(conversation_id, message_id, messages, started_at=now, saved_at=now,
+                       max_tokens=limit, thinking=thinking)
+        if continuation is not None:
+            reply.text = continuation.answer
+            reply.thought = continuation.thinking
+            reply.thought_base_tokens = continuation.thinking_tokens
+            reply.thought_base_s = continuation.thinking_s
+            reply.pieces[0] = continuation.completion_tokens
+            # An answer already begun, or one asked for now, means the thought is over.
+            reply.thought_ended = bool(continuation.answer) or continuation.close_thought
         if self.conversation_id == conversation_id:
-            reply.widget = self._view.add_message("assistant", message_id=message_id)
-            reply.widget.begin_stream()
+            if widget is None:
+                widget = self._view.add_message("assistant", message_id=message_id)
+                widget.continue_requested.connect(
+                    lambda mode, mid=message_id: self.continue_reply(mid, mode))
+            widget.set_actions([])
+            self._reattach(reply, widget)
             self._view.scroll_to_bottom()
         self._reply = reply
         self._preparing = False
         self._composer.set_generating(True)
         self._status.set_state("Reading prompt 0 %")
         self._status.set_speed(None)
-        counter = reply.pieces
+        counter, thought_counter = reply.pieces, reply.thought_pieces
         batcher = self._batcher
 
         def on_token(piece: str) -> None:  # engine thread: no Qt calls besides the buffer
             counter[0] += 1
             batcher.push(piece)
 
+        def on_thinking(piece: str) -> None:  # engine thread
+            counter[0] += 1
+            thought_counter[0] += 1
+            batcher.push_thinking(piece)
+
         batcher.start()
         future = self._engine.generate(
-            messages, max_tokens=self._prefs.max_tokens, on_token=on_token,
+            messages, max_tokens=limit, thinking=thinking, continuation=continuation,
+            on_token=on_token, on_thinking=on_thinking,
             on_prompt_progress=self._progress.report,
         )
         self._runner.watch(future, on_done=lambda r: self._on_generated(reply, r),
                            on_error=lambda e: self._on_generation_failed(reply, e))
         self.reply_started.emit(conversation_id)
+
+    def _reattach(self, reply: _Reply, widget: MessageWidget) -> None:
+        """Show a reply being written in a (new) widget: thought, answer so far, live state."""
+        reply.widget = widget
+        widget.begin_stream(reply.text)
+        if not reply.thought and not reply.thought_started_at:
+            return
+        now = time.monotonic()
+        if reply.thought_ended:
+            widget.show_thinking(reply.thought, {
+                "thinking_s": reply.thought_seconds(now),
+                "thinking_tokens": reply.thought_tokens, "thinking_complete": True})
+        else:
+            widget.begin_thinking(reply.thought, elapsed_s=reply.thought_seconds(now),
+                                  tokens=reply.thought_tokens)
+
+    @Slot(str)
+    def _on_thinking_ready(self, piece: str) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        now = time.monotonic()
+        if not reply.thought_started_at:
+            reply.thought_started_at = now
+            if not reply.first_token_at:
+                reply.first_token_at = now
+            self._status.set_state("Thinking")
+        reply.thought += piece
+        if reply.widget is not None:
+            reply.widget.append_thinking(piece, reply.thought_tokens)
+        self._show_speed(reply, now)
+        if now - reply.saved_at >= SAVE_INTERVAL_S:
+            reply.saved_at = now
+            self._store.update_message(reply.message_id, thinking=reply.thought)
+
+    def _end_thought(self, reply: _Reply, now: float) -> None:
+        """The answer began: the thought is over, and its panel folds (if so set)."""
+        reply.thought_ended = True
+        if reply.thought_started_at:
+            reply.thought_base_s = reply.thought_seconds(now)
+            reply.thought_started_at = 0.0
+        if reply.widget is not None and reply.thought:
+            reply.widget.end_thinking(seconds=reply.thought_base_s, tokens=reply.thought_tokens,
+                                      complete=True, collapse=self._prefs.fold_thinking)
+
+    def _show_speed(self, reply: _Reply, now: float) -> None:
+        tokens = reply.pieces[0]
+        shown = reply.conversation_id == self.conversation_id
+        if shown and tokens > 1 and now > reply.first_token_at:
+            self._status.set_speed((tokens - 1) / (now - reply.first_token_at))
 
     @Slot(str)
     def _on_batch_ready(self, piece: str) -> None:
@@ -419,37 +598,55 @@ class ChatController(QObject):
         if reply is None:
             return
         now = time.monotonic()
-        if not reply.text:
+        if not reply.thought_ended and (reply.thought or reply.thought_started_at):
+            self._end_thought(reply, now)
+        reply.thought_ended = True
+        if not reply.first_token_at:
             reply.first_token_at = now
+        if not reply.text or self._status.state_label.text() != "Generating":
             self._status.set_state("Generating")
         reply.text += piece
         if reply.widget is not None:
             reply.widget.append(piece)
-        tokens = reply.pieces[0]
-        shown = reply.conversation_id == self.conversation_id
-        if shown and tokens > 1 and now > reply.first_token_at:
-            self._status.set_speed((tokens - 1) / (now - reply.first_token_at))
+        self._show_speed(reply, now)
         if now - reply.saved_at >= SAVE_INTERVAL_S:
             reply.saved_at = now
-            self._store.update_message(reply.message_id, content=reply.text)
+            self._store.update_message(reply.message_id, content=reply.text,
+                                       thinking=reply.thought)
 
     @Slot(int, int)
     def _on_prompt_progressed(self, done: int, total: int) -> None:
-        if self._reply is not None and not self._reply.text:
+        if self._reply is not None and not self._reply.first_token_at:
             self._status.set_prompt_progress(done, total)
 
     def _on_generated(self, reply: _Reply, result: Any) -> None:
         self._batcher.flush()
         status = "stopped" if result.finish_reason == "cancelled" else "done"
-        stats = {
+        stats: dict[str, Any] = {
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
             "reused_tokens": result.reused_tokens,
             "ttft_s": round(result.ttft_s, 4),
             "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
             "prompt_eval_s": round(result.prompt_eval_s, 4),
+            "max_tokens": reply.max_tokens,
         }
-        text = result.text or reply.text
+        if result.length_limit:
+            stats["length_limit"] = result.length_limit
+        if result.finish_reason == "repetition":
+            stats["repeated"] = result.repeated
+        if reply.thinking or result.thinking or not result.thinking_complete:
+            stats.update(thinking=reply.thinking, thinking_tokens=result.thinking_tokens,
+                         thinking_s=round(result.thinking_s, 2),
+                         thinking_complete=result.thinking_complete,
+                         answered=bool(result.text.strip()))
+        reply.thought = result.thinking
+        text = result.text
+        if reply.widget is not None and (result.thinking or not result.thinking_complete):
+            reply.widget.end_thinking(
+                seconds=result.thinking_s, tokens=result.thinking_tokens,
+                complete=result.thinking_complete,
+                collapse=self._prefs.fold_thinking and result.thinking_complete)
         self._finish(reply, text, status, result.finish_reason, stats)
         if reply.conversation_id == self.conversation_id:
             self._status.set_speed(result.decode_tokens_per_s or None)
@@ -459,14 +656,18 @@ class ChatController(QObject):
         message = str(exc) if isinstance(exc, UserError) else f"Unexpected error: {exc}"
         if not isinstance(exc, UserError):
             log.error("generation failed", exc_info=exc)
+        if reply.widget is not None and reply.thought and not reply.thought_ended:
+            reply.widget.end_thinking(seconds=reply.thought_seconds(time.monotonic()),
+                                      tokens=reply.thought_tokens, complete=False,
+                                      collapse=False)
         self._finish(reply, reply.text, "error", "error", {"error": message})
 
     def _finish(self, reply: _Reply, text: str, status: str, finish_reason: str,
                 stats: dict[str, Any]) -> None:
         self._reply = None
         try:
-            self._store.update_message(reply.message_id, content=text, status=status,
-                                       finish_reason=finish_reason, stats=stats)
+            self._store.update_message(reply.message_id, content=text, thinking=reply.thought,
+                                       status=status, finish_reason=finish_reason, stats=stats)
         except UserError as exc:
             self._show_error(reply.conversation_id, f"The reply could not be saved: {exc}")
         if reply.widget is not None:
@@ -521,12 +722,53 @@ class ChatController(QObject):
         widgets = self._view.messages()
         self._composer.set_can_regenerate(
             not self.busy and bool(widgets) and widgets[-1].role == "assistant")
+        self._update_actions(widgets)
+
+    def _update_actions(self, widgets: list[MessageWidget]) -> None:
+        """Offer Continue / Answer now under the last reply only, when it was cut short."""
+        if self.conversation_id is None:
+            return
+        last = widgets[-1] if widgets else None
+        for widget in widgets:
+            if widget is not last:
+                widget.set_actions([])
+        if last is None or last.role != "assistant" or last.message_id is None or self.busy:
+            return
+        try:
+            message = self._store.get_message(last.message_id)
+        except LookupError:
+            return
+        last.set_actions(reply_actions(message.status, message.finish_reason, message.stats,
+                                       self._engine.model is not None))
+
+
+def reply_actions(status: str, finish_reason: str | None, stats: dict[str, Any],
+                  model_loaded: bool) -> list[tuple[str, str, str]]:
+    """The actions offered under a reply that ended early: (mode, label, tooltip)."""
+    if not model_loaded or status != "done" or finish_reason != "length":
+        return []
+    if stats.get("length_limit") == "context":
+        return []  # more room needs a larger context; the note says so
+    limit = int(stats.get("max_tokens") or 0)
+    more = f" (+{limit:,} tokens)" if limit else ""
+    if not stats.get("thinking_complete", True) and not stats.get("answered", True):
+        return [
+            ("more", f"Continue thinking{more}",
+             "Let the model think further with a larger limit, then answer."),
+            ("answer", "Answer now",
+             "End the thinking here and have the model write its answer."),
+        ]
+    return [("more", f"Continue{more}", "Write more of this reply.")]
 
 
 def _partial_stats(reply: _Reply) -> dict[str, Any]:
     """What is known of a reply cut short: tokens so far, speed, time to first token."""
     tokens = reply.pieces[0]
     stats: dict[str, Any] = {"completion_tokens": tokens}
+    if reply.thought:
+        stats.update(thinking=reply.thinking, thinking_tokens=reply.thought_tokens,
+                     thinking_s=round(reply.thought_seconds(time.monotonic()), 2),
+                     thinking_complete=reply.thought_ended, answered=bool(reply.text.strip()))
     if reply.first_token_at:
         stats["ttft_s"] = round(reply.first_token_at - reply.started_at, 4)
         elapsed = time.monotonic() - reply.first_token_at

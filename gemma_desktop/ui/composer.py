@@ -69,7 +69,8 @@ class Composer(QFrame):
     """Text box plus Attach, Regenerate and Send/Stop buttons, and the inline error line.
 
     Threading: GUI thread only. Signals: `send_requested(str)`, `stop_requested()`,
-    `regenerate_requested()`, `attach_requested()`, `text_edited()`.
+    `regenerate_requested()`, `attach_requested()`, `text_edited()`, `thinking_toggled(bool)`
+    when the user flips the Think switch (not when the program sets it).
     """
 
     send_requested = Signal(str)
@@ -77,6 +78,7 @@ class Composer(QFrame):
     regenerate_requested = Signal()
     attach_requested = Signal()
     text_edited = Signal()
+    thinking_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,12 +108,19 @@ class Composer(QFrame):
         self.regenerate_button.setProperty("flat", True)
         self.regenerate_button.setToolTip("Write the last reply again")
         self.regenerate_button.setEnabled(False)
+        self.think_button = QPushButton("Think")
+        self.think_button.setObjectName("ThinkToggle")
+        self.think_button.setCheckable(True)
+        self.think_button.setProperty("flat", True)
+        self.think_button.setAccessibleName("Think before answering")
+        self.set_thinking_available(False, "")
         self.send_button = QPushButton("Send")
         self.send_button.setProperty("primary", True)
         self.send_button.setMinimumWidth(88)
         buttons.addWidget(self.attach_button)
         buttons.addWidget(self.regenerate_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.think_button)
         buttons.addWidget(self.send_button)
         layout.addLayout(buttons)
         outer.addWidget(box)
@@ -123,6 +132,7 @@ class Composer(QFrame):
         self.send_button.clicked.connect(self._on_send_clicked)
         self.attach_button.clicked.connect(lambda: self.attach_requested.emit())
         self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit())
+        self.think_button.clicked.connect(self._on_think_clicked)
 
     # ----- state -----------------------------------------------------------------------------
 
@@ -158,6 +168,36 @@ class Composer(QFrame):
     def set_can_regenerate(self, allowed: bool) -> None:
         """Enable Regenerate when there is a last reply and nothing is being written."""
         self.regenerate_button.setEnabled(allowed and not self._generating)
+
+    @property
+    def thinking(self) -> bool:
+        """True when the Think switch is on (and usable)."""
+        return self.think_button.isEnabled() and self.think_button.isChecked()
+
+    def set_thinking(self, on: bool) -> None:
+        """Show the conversation's thinking choice without emitting thinking_toggled."""
+        self.think_button.setChecked(on)
+        self._update_think_tooltip()
+
+    def set_thinking_available(self, available: bool, reason: str) -> None:
+        """Enable Think for models whose template can think; otherwise `reason` says why not."""
+        self.think_button.setEnabled(available)
+        self._unavailable_reason = reason
+        self._update_think_tooltip()
+
+    def _update_think_tooltip(self) -> None:
+        if not self.think_button.isEnabled():
+            tip = self._unavailable_reason or "Thinking needs a model that can reason first."
+        elif self.think_button.isChecked():
+            tip = "On: the model reasons before it answers (shown in a panel above the answer)."
+        else:
+            tip = "Off: the model answers at once. Turn on to let it reason first."
+        self.think_button.setToolTip(tip)
+
+    @Slot()
+    def _on_think_clicked(self) -> None:
+        self._update_think_tooltip()
+        self.thinking_toggled.emit(self.think_button.isChecked())
 
     def show_error(self, message: str, *, note: bool = False) -> None:
         """An inline error above the box (the typed text stays); `note` shows it as a

@@ -255,11 +255,12 @@ class MainWindow(QMainWindow):
             f"{entry.display_name}\n{description}\nContext window: {info.n_ctx:,} tokens. "
             "Everything stays on this computer.")
         self.attachments.recount()
-        self.chat.schedule_context_count()
+        self.chat.refresh_thinking()
 
     @Slot(str)
     def _on_load_failed(self, message: str) -> None:
         self.status.set_state("No model")
+        self.chat.refresh_thinking()
         self.pane.show_banner(f"The model could not be loaded: {message}")
 
     @Slot(str)
@@ -283,8 +284,10 @@ class MainWindow(QMainWindow):
     def _on_settings_clicked(self) -> None:
         conversation_id = self.chat.conversation_id
         entry = self.models.entry
-        current = ChatSettings(self.preferences.n_ctx, self.preferences.max_tokens,
-                               self.chat.system_prompt())
+        prefs = self.preferences
+        current = ChatSettings(prefs.n_ctx, prefs.max_tokens, self.chat.system_prompt(),
+                               prefs.thinking_max_tokens, prefs.think_by_default,
+                               prefs.fold_thinking)
         # The loaded model's own maximum; the registry's record until one is loaded.
         max_ctx = getattr(self.engine.model, "n_ctx_train", None) \
             or getattr(entry, "context_length", None)
@@ -295,10 +298,16 @@ class MainWindow(QMainWindow):
         if conversation_id is not None and chosen.system_prompt != current.system_prompt:
             self.store.set_system_prompt(conversation_id, chosen.system_prompt)
         reload = chosen.n_ctx != current.n_ctx
-        if reload or chosen.max_tokens != current.max_tokens:
+        if reload or (chosen.max_tokens, chosen.thinking_max_tokens) != (
+                current.max_tokens, current.thinking_max_tokens):
             self.chat.clear_errors()  # a "does not fit" message no longer holds
-        self.preferences.n_ctx, self.preferences.max_tokens = chosen.n_ctx, chosen.max_tokens
-        self.preferences.save()
+        prefs.n_ctx, prefs.max_tokens = chosen.n_ctx, chosen.max_tokens
+        prefs.thinking_max_tokens = chosen.thinking_max_tokens
+        prefs.fold_thinking = chosen.fold_thinking
+        if prefs.think_by_default != chosen.think_by_default:
+            prefs.think_by_default = chosen.think_by_default
+            self.chat.refresh_thinking()  # chats that follow the default change with it
+        prefs.save()
         if reload:
             if self.chat.generating:
                 self.chat.stop()

@@ -1,4 +1,4 @@
-"""One chat message as a card: rendered Markdown, a Copy button, notes and reply statistics."""
+"""One chat message as a card: thinking panel, rendered Markdown, Copy, notes and statistics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QTextBrowser,
     QToolButton,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from gemma_desktop.ui.flow_layout import FlowLayout
 from gemma_desktop.ui.markdown_render import IncrementalMarkdown, MarkdownRenderer
+from gemma_desktop.ui.thinking_panel import ThinkingPanel
 
 INTERRUPTED_NOTE = "Interrupted — the app closed while this was being written"
 STOPPED_NOTE = "Stopped"
@@ -85,10 +87,13 @@ class MessageWidget(QFrame):
     """A user or model message card; the model's text can stream into it.
 
     Threading: GUI thread only; text arrives already batched from the controller.
-    Signals: `copied()` after the Copy button put the Markdown source on the clipboard.
+    Signals: `copied()` after the Copy button put the Markdown source on the clipboard;
+    `continue_requested(str)` when an action under a cut-short reply is clicked ("more":
+    carry on with a larger limit, "answer": end the thinking and answer now).
     """
 
     copied = Signal()
+    continue_requested = Signal(str)
 
     def __init__(self, role: str, renderer: MarkdownRenderer, *, message_id: int | None = None,
                  parent: QWidget | None = None) -> None:
@@ -125,6 +130,8 @@ class MessageWidget(QFrame):
         self._chips_box.hide()
         layout.addWidget(self._chips_box)
 
+        self.thinking = ThinkingPanel()
+        layout.addWidget(self.thinking)
         self.body = MarkdownView()
         layout.addWidget(self.body)
         self._markdown = IncrementalMarkdown(self.body.document(), renderer)
@@ -134,6 +141,12 @@ class MessageWidget(QFrame):
         self._note.setWordWrap(True)
         self._note.hide()
         layout.addWidget(self._note)
+        self._actions_box = QWidget()
+        self._actions = QHBoxLayout(self._actions_box)
+        self._actions.setContentsMargins(0, 2, 0, 2)
+        self._actions.setSpacing(8)
+        self._actions_box.hide()
+        layout.addWidget(self._actions_box)
         self._footer = QLabel()
         self._footer.setObjectName("MessageFooter")
         self._footer.hide()
@@ -168,6 +181,61 @@ class MessageWidget(QFrame):
         if self._note.text() == "Writing…":
             self.set_note("")
         self._markdown.append(piece)
+
+    # ----- thinking --------------------------------------------------------------------------
+
+    def begin_thinking(self, text: str = "", *, elapsed_s: float = 0.0, tokens: int = 0) -> None:
+        """The model started (or is still) thinking: the panel opens and streams."""
+        if self._note.text() == "Writing…":
+            self.set_note("")
+        self.thinking.start(elapsed_s=elapsed_s, tokens=tokens, text=text)
+
+    def append_thinking(self, piece: str, tokens: int) -> None:
+        """More of the thought; `tokens` is the running count."""
+        if not self.thinking.live:
+            self.begin_thinking()
+        self.thinking.append(piece, tokens)
+
+    def end_thinking(self, *, seconds: float, tokens: int, complete: bool,
+                     collapse: bool) -> None:
+        """The thought ended (the answer began, or the reply ended)."""
+        if self.thinking.live or self.thinking.text:
+            self.thinking.finish(seconds=seconds, tokens=tokens, complete=complete,
+                                 collapse=collapse)
+
+    def show_thinking(self, text: str, stats: dict[str, Any]) -> None:
+        """A stored thought, folded, with its time and tokens from the reply's statistics."""
+        self.thinking.show_stored(
+            text, seconds=float(stats.get("thinking_s") or 0.0),
+            tokens=int(stats.get("thinking_tokens") or 0),
+            complete=bool(stats.get("thinking_complete", True)),
+        )
+
+    # ----- actions ---------------------------------------------------------------------------
+
+    def set_actions(self, actions: list[tuple[str, str, str]]) -> None:
+        """Buttons under the reply as (mode, label, tooltip); an empty list hides them."""
+        while self._actions.count():
+            item = self._actions.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for mode, label, tooltip in actions:
+            button = QPushButton(label)
+            button.setObjectName(f"ReplyAction-{mode}")
+            button.setProperty("flat", True)
+            button.setToolTip(tooltip)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.clicked.connect(lambda _=False, m=mode: self.continue_requested.emit(m))
+            self._actions.addWidget(button)
+        self._actions.addStretch(1)
+        self._actions_box.setVisible(bool(actions))
+
+    def action_buttons(self) -> list[QPushButton]:
+        """The action buttons shown now."""
+        if self._actions_box.isHidden():
+            return []
+        return [self._actions.itemAt(i).widget() for i in range(self._actions.count())
+                if isinstance(self._actions.itemAt(i).widget(), QPushButton)]
 
     def finish(self, status: str, finish_reason: str | None, stats: dict[str, Any],
                text: str | None = None) -> None:
@@ -219,8 +287,28 @@ def note_for(status: str, finish_reason: str | None, stats: dict[str, Any]) -> s
         return STOPPED_NOTE
     if status == "error":
         return str(stats.get("error") or "The reply failed.")
+    if status == "done" and finish_reason == "repetition":
+        quote = str(stats.get("repeated") or "").strip()
+        what = f"“{quote}”" if quote else "the same text"
+        return (f"Stopped: the model kept repeating {what} over and over. Regenerate, or "
+                "rephrase the question.")
+    unfinished_thought = not stats.get("thinking_complete", True) and not stats.get("answered",
+                                                                                     True)
+    if status == "done" and unfinished_thought and finish_reason == "length":
+        limit = stats.get("max_tokens")
+        limit_text = f" ({int(limit):,} tokens)" if limit else ""
+        if stats.get("length_limit") == "context":
+            return ("The context window filled up while the model was still thinking, so no "
+                    "answer was written. Raise the context size (Settings) or start a new chat.")
+        return (f"The reply limit{limit_text} was reached while the model was still thinking, "
+                "so no answer was written.")
+    if status == "done" and unfinished_thought:
+        return ("The model ended its turn while still thinking, without an answer. "
+                "Regenerate to try again.")
+    if status == "done" and finish_reason == "length" and stats.get("length_limit") == "context":
+        return "The context window is full, so the reply stopped here (Settings → Context size)."
     if status == "done" and finish_reason == "length":
-        return "Reached the reply length limit (Settings → Max tokens)."
+        return "Reached the reply length limit (Settings → Max reply length)."
     if status == "streaming":
         return INTERRUPTED_NOTE
     return ""

@@ -6,14 +6,18 @@ import json
 import logging
 from pathlib import Path
 
-from gemma_desktop.ui.settings_dialog import DEFAULT_MAX_TOKENS, DEFAULT_N_CTX
+from gemma_desktop.ui.settings_dialog import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_N_CTX,
+    DEFAULT_THINKING_MAX_TOKENS,
+)
 
 log = logging.getLogger(__name__)
 FILE_NAME = "ui-preferences.json"
 
 
 class Preferences:
-    """n_ctx and max_tokens for every chat; a damaged file falls back to the defaults.
+    """Settings for every chat; a damaged file falls back to the defaults.
 
     Threading: GUI thread only (tiny file, written on change).
     """
@@ -22,10 +26,18 @@ class Preferences:
         self._path = Path(folder) / FILE_NAME
         self.n_ctx = DEFAULT_N_CTX
         self.max_tokens = DEFAULT_MAX_TOKENS
+        self.thinking_max_tokens = DEFAULT_THINKING_MAX_TOKENS
+        self.think_by_default = False
+        self.fold_thinking = True
         try:
             data = json.loads(self._path.read_text("utf-8"))
             self.n_ctx = int(data.get("n_ctx", DEFAULT_N_CTX))
             self.max_tokens = int(data.get("max_tokens", DEFAULT_MAX_TOKENS))
+            self.thinking_max_tokens = int(
+                data.get("thinking_max_tokens", DEFAULT_THINKING_MAX_TOKENS)
+            )
+            self.think_by_default = bool(data.get("think_by_default", False))
+            self.fold_thinking = bool(data.get("fold_thinking", True))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -34,8 +46,13 @@ class Preferences:
     def save(self) -> None:
         """Write the file; failures are logged, the values stay in memory."""
         try:
-            self._path.write_text(
-                json.dumps({"n_ctx": self.n_ctx, "max_tokens": self.max_tokens}), "utf-8"
-            )
+            values = {
+                "n_ctx": self.n_ctx,
+                "max_tokens": self.max_tokens,
+                "thinking_max_tokens": self.thinking_max_tokens,
+                "think_by_default": self.think_by_default,
+                "fold_thinking": self.fold_thinking,
+            }
+            self._path.write_text(json.dumps(values), "utf-8")
         except OSError as exc:
             log.warning("cannot save %s: %s", self._path, exc)

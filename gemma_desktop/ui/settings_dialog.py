@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -21,6 +22,9 @@ from PySide6.QtWidgets import (
 
 DEFAULT_N_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
+# Thinking comes out of the same budget as the answer, and Gemma 4 often thinks for thousands
+# of tokens: a separate, larger limit keeps the answer from being starved.
+DEFAULT_THINKING_MAX_TOKENS = 4096
 MIN_N_CTX = 512
 MIN_MAX_TOKENS = 16
 MAX_MAX_TOKENS = 32768
@@ -36,6 +40,9 @@ class ChatSettings:
     n_ctx: int = DEFAULT_N_CTX
     max_tokens: int = DEFAULT_MAX_TOKENS
     system_prompt: str = ""
+    thinking_max_tokens: int = DEFAULT_THINKING_MAX_TOKENS
+    think_by_default: bool = False
+    fold_thinking: bool = True
 
 
 def _spin_box(value: int, step: int) -> QSpinBox:
@@ -91,6 +98,18 @@ class SettingsDialog(QDialog):
         row.addWidget(self.max_tokens)
         row.addWidget(tokens_limit, 1)
         form.addRow("Max reply length", row)
+        self.thinking_max_tokens = _spin_box(settings.thinking_max_tokens, 1024)
+        row = QHBoxLayout()
+        row.addWidget(self.thinking_max_tokens)
+        row.addWidget(QLabel("thinking and answer together"), 1)
+        row.itemAt(1).widget().setObjectName("Hint")
+        form.addRow("Max length when thinking", row)
+        self.think_by_default = QCheckBox("New chats think before answering (models that can)")
+        self.think_by_default.setChecked(settings.think_by_default)
+        form.addRow("Thinking", self.think_by_default)
+        self.fold_thinking = QCheckBox("Fold the thinking away when the answer starts")
+        self.fold_thinking.setChecked(settings.fold_thinking)
+        form.addRow("", self.fold_thinking)
         layout.addWidget(shared)
 
         own = QGroupBox("This chat only")
@@ -116,11 +135,13 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.n_ctx.valueChanged.connect(self._on_value_changed)
         self.max_tokens.valueChanged.connect(self._on_value_changed)
+        self.thinking_max_tokens.valueChanged.connect(self._on_value_changed)
         self._on_value_changed()
 
     def problem(self) -> str:
         """Why the values entered cannot be used ('' when they can)."""
         n_ctx, max_tokens = self.n_ctx.value(), self.max_tokens.value()
+        thinking_max = self.thinking_max_tokens.value()
         if self.max_ctx and n_ctx > self.max_ctx:
             return (f"Context size {n_ctx:,} is more than this model allows: enter at most "
                     f"{self.max_ctx:,} tokens.")
@@ -132,6 +153,12 @@ class SettingsDialog(QDialog):
         if max_tokens >= n_ctx:
             return (f"Max reply length ({max_tokens:,}) must be smaller than the context size "
                     f"({n_ctx:,}), which also holds the conversation.")
+        if not MIN_MAX_TOKENS <= thinking_max <= MAX_MAX_TOKENS:
+            return (f"Max length when thinking must be between {MIN_MAX_TOKENS} and "
+                    f"{MAX_MAX_TOKENS:,} tokens.")
+        if thinking_max >= n_ctx:
+            return (f"Max length when thinking ({thinking_max:,}) must be smaller than the "
+                    f"context size ({n_ctx:,}), which also holds the conversation.")
         return ""
 
     @Slot()
@@ -150,5 +177,7 @@ class SettingsDialog(QDialog):
     def settings(self) -> ChatSettings:
         """The values entered."""
         return ChatSettings(
-            self.n_ctx.value(), self.max_tokens.value(), self.system_prompt.toPlainText().strip()
+            self.n_ctx.value(), self.max_tokens.value(), self.system_prompt.toPlainText().strip(),
+            self.thinking_max_tokens.value(), self.think_by_default.isChecked(),
+            self.fold_thinking.isChecked(),
         )

@@ -119,17 +119,21 @@ class TokenBatcher(QObject):
 
     Threading: `push()` may be called from any thread (the engine thread calls it per token);
     it only appends to a locked buffer. A QTimer in the GUI thread drains the buffer and
-    emits `batch_ready(str)` at most about 30 times a second, never once per token.
-    `flush()` (GUI thread) delivers what is left at once.
+    emits at most about 30 times a second, never once per token: `thinking_ready(str)` with
+    the thought text of the batch, then `batch_ready(str)` with its answer text (a thought
+    always comes before the answer, so this keeps the order). `flush()` (GUI thread)
+    delivers what is left at once.
     """
 
     batch_ready = Signal(str)
+    thinking_ready = Signal(str)
 
     def __init__(self, parent: QObject | None = None,
                  interval_ms: int = BATCH_INTERVAL_MS) -> None:
         super().__init__(parent)
         self._lock = threading.Lock()
         self._buffer: list[str] = []
+        self._thinking: list[str] = []
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._on_timeout)
@@ -138,12 +142,18 @@ class TokenBatcher(QObject):
         """Begin draining (GUI thread)."""
         with self._lock:
             self._buffer.clear()
+            self._thinking.clear()
         self._timer.start()
 
     def push(self, text: str) -> None:
-        """Append a piece of text; safe on any thread."""
+        """Append a piece of answer text; safe on any thread."""
         with self._lock:
             self._buffer.append(text)
+
+    def push_thinking(self, text: str) -> None:
+        """Append a piece of thought text; safe on any thread."""
+        with self._lock:
+            self._thinking.append(text)
 
     def flush(self) -> None:
         """Emit whatever is buffered now and stop the timer (GUI thread)."""
@@ -153,11 +163,14 @@ class TokenBatcher(QObject):
     @Slot()
     def _on_timeout(self) -> None:
         with self._lock:
-            if not self._buffer:
-                return
+            thinking = "".join(self._thinking)
             text = "".join(self._buffer)
+            self._thinking.clear()
             self._buffer.clear()
-        self.batch_ready.emit(text)
+        if thinking:
+            self.thinking_ready.emit(thinking)
+        if text:
+            self.batch_ready.emit(text)
 
 
 class ProgressRelay(QObject):

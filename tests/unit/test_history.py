@@ -74,7 +74,7 @@ def test_new_file_gets_wal_foreign_keys_and_current_schema(db_path: Path) -> Non
         conn = store._conn
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION == 2
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert {"conversations", "messages", "attachments"} <= indexes
     assert {"messages_by_conversation", "attachments_by_message"} <= indexes
@@ -341,7 +341,7 @@ def test_empty_file_and_v0_database_are_migrated(tmp_path: Path) -> None:
     conn.close()
     for path in (empty, v0):
         with HistoryStore(path) as store:
-            assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
             store.add_message(store.create_conversation().id, "user", "ok")
 
 
@@ -375,9 +375,9 @@ def test_later_migration_adds_a_column_and_keeps_data(
         conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
 
     monkeypatch.setattr(history, "MIGRATIONS", (*history.MIGRATIONS, add_pinned))
-    monkeypatch.setattr(history, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(history, "SCHEMA_VERSION", 3)
     with HistoryStore(db_path) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert store.get_conversation(conv.id).title == "Alt"
         assert store.get_message(msg.id).content == "bleibt"
         assert store._conn.execute("SELECT pinned FROM conversations").fetchone()[0] == 0
@@ -392,12 +392,12 @@ def test_failed_migration_rolls_back(db_path: Path, monkeypatch: pytest.MonkeyPa
         raise RuntimeError("bug in migration")
 
     monkeypatch.setattr(history, "MIGRATIONS", (*history.MIGRATIONS, broken))
-    monkeypatch.setattr(history, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(history, "SCHEMA_VERSION", 3)
     with pytest.raises(RuntimeError):
         HistoryStore(db_path)
     monkeypatch.undo()
     with HistoryStore(db_path) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
         columns = [row[1] for row in store._conn.execute("PRAGMA table_info(conversations)")]
         assert "half" not in columns
         assert [c.title for c in store.list_conversations()] == ["Alt"]
@@ -639,3 +639,29 @@ def test_ids_are_never_reused_after_regenerate(tmp_path: Path) -> None:
         store.delete_messages_from(old.id)
         new = store.add_message(conv.id, "assistant", "b")
         assert new.id > old.id
+
+
+def test_v1_database_gains_a_thinking_switch_per_conversation(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    history._migrate_to_v1(conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO conversations (title, created_at, updated_at) VALUES ('Alt', 1, 1)"
+    )
+    conn.commit()
+    conn.close()
+    with HistoryStore(db_path) as store:
+        old = store.list_conversations()[0]
+        assert (old.title, old.thinking) == ("Alt", None)
+        store.set_thinking(old.id, True)
+        assert store.get_conversation(old.id).thinking is True
+        store.set_thinking(old.id, False)
+        assert store.get_conversation(old.id).thinking is False
+        store.set_thinking(old.id, None)
+        assert store.get_conversation(old.id).thinking is None
+        store.set_thinking(old.id, True)
+        store.add_message(old.id, "user", "findme")
+        hit = store.search("findme")[0]
+        assert hit.conversation.thinking is True and hit.message_id is not None
+    with HistoryStore(db_path) as store, pytest.raises(LookupError):
+        store.set_thinking(9999, True)
