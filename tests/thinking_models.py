@@ -68,8 +68,9 @@ def make_thinking_model(starter: Path, gemma4_shaped: Path, dst: Path) -> Thinki
     if open_id == close_id or markers & set(prompt) or markers & set(reply[1:CLOSE_AT]):
         raise AssertionError(f"greedy reply {reply} cannot carry markers without changing it")
     spelled = {**TURN_TOKENS, open_id: "<|channel>", close_id: "<channel|>"}
-    copy_gguf(starter, dst, {"tokenizer.chat_template": GEMMA4_SMALL_STYLE},
-              control_tokens=spelled)
+    # Greedy by default (its sampling keys), so the window's replies are the same ones too.
+    copy_gguf(starter, dst, {"tokenizer.chat_template": GEMMA4_SMALL_STYLE,
+                             "general.sampling.temp": 0.0}, control_tokens=spelled)
     prompt_after, reply_after = _greedy_reply(dst, 12)
     # Same prompt ids, so the same predictions: only the spelling of two tokens changed.
     assert prompt_after == prompt and reply_after == reply, (prompt_after, reply_after)

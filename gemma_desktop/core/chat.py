@@ -45,6 +45,9 @@ class GenerationResult:
     error: str = ""
     stats: dict[str, float] = field(default_factory=dict)
     token_ids: list[int] = field(default_factory=list)
+    # The whole reply's tokens, a continued one's earlier part included (empty when that
+    # part was given as text only, so its exact tokens are unknown).
+    reply_token_ids: list[int] = field(default_factory=list)
     # For finish_reason "length": "max_tokens" (the limit asked for) or "context" (n_ctx full).
     length_limit: str = ""
     # The reasoning trace, kept apart from the answer in `text`.

@@ -495,8 +495,11 @@ class Engine:
         )
         stream = _ThoughtStream(request, prompt_opens_thought(rendered.text))
         tokens = self._tokenize_prompt(rendered)
+        prefix_ids: list[int] | None = []
         if request.continuation is not None:
+            n_prompt = len(tokens)
             tokens = self._continued(tokens, request.continuation, stream)
+            prefix_ids = tokens[n_prompt:] if request.continuation.token_ids else None
         n_ctx = self._info.n_ctx
         if len(tokens) >= n_ctx:
             raise ContextOverflowError(
@@ -601,6 +604,8 @@ class Engine:
         continuation = request.continuation
         if continuation is not None:
             result.completion_tokens += continuation.completion_tokens
+        if prefix_ids is not None:
+            result.reply_token_ids = prefix_ids + result.token_ids
         return result
 
     def _text_of(self, tokens: Sequence[int]) -> str:

@@ -469,12 +469,15 @@ class ChatController(QObject):
         message = stored[-1]
         stats = message.stats
         thinking = bool(stats.get("thinking")) or bool(message.thinking)
+        # The exact tokens carry on precisely (and from the cache), but only with their model.
+        same_model = stats.get("token_ids_model") == self.model_id
         continuation = Continuation(
             thinking=message.thinking, answer=message.content,
             close_thought=mode == "answer",
             thinking_tokens=int(stats.get("thinking_tokens") or 0),
             completion_tokens=int(stats.get("completion_tokens") or 0),
             thinking_s=float(stats.get("thinking_s") or 0.0),
+            token_ids=tuple(stats.get("token_ids") or ()) if same_model else (),
         )
         # "more" gives the same limit again on top of what was written; an answer gets the
         # ordinary reply limit.
@@ -633,6 +636,11 @@ class ChatController(QObject):
         }
         if result.length_limit:
             stats["length_limit"] = result.length_limit
+        reply_ids = getattr(result, "reply_token_ids", None)
+        if result.finish_reason == "length" and reply_ids:
+            # Kept so "Continue" resumes from exactly these tokens (with this model only).
+            stats["token_ids"] = list(reply_ids)
+            stats["token_ids_model"] = self.model_id
         if result.finish_reason == "repetition":
             stats["repeated"] = result.repeated
         if reply.thinking or result.thinking or not result.thinking_complete:

@@ -101,6 +101,8 @@ class SettingsDialog(QDialog):
         self.thinking_max_tokens = _spin_box(settings.thinking_max_tokens, 1024)
         row = QHBoxLayout()
         row.addWidget(self.thinking_max_tokens)
+        # Not refused when above the context size: a reply simply stops when the context is
+        # full, and the message under it says so.
         row.addWidget(QLabel("thinking and answer together"), 1)
         row.itemAt(1).widget().setObjectName("Hint")
         form.addRow("Max length when thinking", row)
@@ -156,9 +158,6 @@ class SettingsDialog(QDialog):
         if not MIN_MAX_TOKENS <= thinking_max <= MAX_MAX_TOKENS:
             return (f"Max length when thinking must be between {MIN_MAX_TOKENS} and "
                     f"{MAX_MAX_TOKENS:,} tokens.")
-        if thinking_max >= n_ctx:
-            return (f"Max length when thinking ({thinking_max:,}) must be smaller than the "
-                    f"context size ({n_ctx:,}), which also holds the conversation.")
         return ""
 
     @Slot()

@@ -103,12 +103,14 @@ def test_limit_reached_while_thinking_then_continue_or_answer_now(
     assert more.thinking_complete and more.answered
     assert more.thinking_tokens == CLOSE_AT + 1
     assert more.completion_tokens == 3 + 6
+    assert more.reply_token_ids == list(thinking_model.greedy_ids[:9])
 
     answer_now = carry_on(True, 4)
     assert answer_now.thinking == cut.thinking and answer_now.thinking_complete
     assert answer_now.prompt_tokens == cut.prompt_tokens + 3 + 1  # + the closing marker
     assert answer_now.completion_tokens == 3 + len(answer_now.token_ids)
     assert "<channel|>" not in answer_now.text
+    assert answer_now.reply_token_ids[:4] == [*cut.token_ids, thinking_model.close_id]
 
 
 def test_continue_from_text_when_token_ids_are_gone(engine: Engine, thinking_model: Any) -> None:
@@ -123,6 +125,7 @@ def test_continue_from_text_when_token_ids_are_gone(engine: Engine, thinking_mod
         continuation=Continuation(thinking=cut.thinking, close_thought=True),
     ).result(timeout=300)
     rendered, _ = engine.render(messages, thinking=True).result()
+    assert answer_now.reply_token_ids == []  # the earlier tokens are not known exactly
     assert answer_now.thinking == cut.thinking and answer_now.thinking_complete
     assert answer_now.prompt_tokens > cut.prompt_tokens
     assert "<channel|>" not in answer_now.text and "<|channel>" not in answer_now.text

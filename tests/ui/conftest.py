@@ -49,6 +49,7 @@ class FakeModelInfo:
     n_ctx_train: int = 32768
     path: Path = Path("fake.gguf")
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    supports_thinking: bool = False
 
 
 class FakeEngine:
@@ -58,13 +59,19 @@ class FakeEngine:
     """
 
     def __init__(self, reply: str = "Hello **world**, this is a reply.", delay: float = 0.005,
-                 n_ctx: int = 2048) -> None:
+                 n_ctx: int = 2048, thought: str = "", thought_cut: bool = False) -> None:
         self.reply = reply
+        # With thinking on: these words stream as the thought first; `thought_cut` ends the
+        # reply there, as when the limit is reached mid-thought.
+        self.thought = thought
+        self.thought_cut = thought_cut
+        self.rendered: list[bool] = []  # the thinking switch of every render call
         self.delay = delay
-        self.model: Any = FakeModelInfo(n_ctx=n_ctx)
+        self.model: Any = FakeModelInfo(n_ctx=n_ctx, supports_thinking=bool(thought))
         self._cancel = threading.Event()
         self._threads: list[threading.Thread] = []
         self.generated: list[Any] = []
+        self.calls: list[dict[str, Any]] = []
 
     def _spawn(self, fn: Callable[[], Any]) -> Future[Any]:
         future: Future[Any] = Future()
@@ -87,32 +94,57 @@ class FakeEngine:
     def count_tokens(self, text: str) -> Future[int]:
         return self._spawn(lambda: self._count(text))
 
-    def render(self, messages: Any) -> Future[tuple[RenderedPrompt, int]]:
-        text = "\n".join(f"{m.role}: {m.content}" for m in messages)
+    def render(self, messages: Any, *,
+               thinking: bool = False) -> Future[tuple[RenderedPrompt, int]]:
+        self.rendered.append(thinking)
+        text = ("<think-on>\n" if thinking else "") + "\n".join(
+            f"{m.role}: {m.content}" for m in messages)
         prompt = RenderedPrompt((PromptSegment(text, False),), "fake", False)
         return self._spawn(lambda: (prompt, self._count(text) + 2 * len(messages)))
 
     def generate(self, messages: Any, *, max_tokens: int = 1024, sampling: Any = None,
-                 on_token: Any = None, on_prompt_progress: Any = None) -> Future[Any]:
+                 thinking: bool = False, continuation: Any = None, on_token: Any = None,
+                 on_thinking: Any = None, on_prompt_progress: Any = None) -> Future[Any]:
         self.generated.append(list(messages))
+        self.calls.append({"thinking": thinking, "continuation": continuation,
+                           "max_tokens": max_tokens})
+
+        def stream(text: str, callback: Any, out: list[str]) -> bool:
+            for word in text.split(" "):
+                if self._cancel.is_set():
+                    return False
+                piece = word if not out else " " + word
+                out.append(piece)
+                if callback:
+                    callback(piece)
+                self._cancel.wait(self.delay)
+            return True
 
         def job() -> GenerationResult:
             self._cancel.clear()
             if on_prompt_progress:
                 on_prompt_progress(1, 1)
+            thought: list[str] = []
             pieces: list[str] = []
             finish = "stop"
-            for word in self.reply.split(" "):
-                if self._cancel.is_set():
-                    finish = "cancelled"
-                    break
-                piece = word if not pieces else " " + word
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-                self._cancel.wait(self.delay)
-            return GenerationResult("".join(pieces), finish, 10, len(pieces), ttft_s=0.01,
-                                    decode_tokens_per_s=100.0)
+            thinks = thinking and self.thought and not (continuation and
+                                                        continuation.close_thought)
+            if thinks and not stream(self.thought, on_thinking, thought):
+                finish = "cancelled"
+            cut = thinks and self.thought_cut and continuation is None
+            if finish == "stop" and not cut and not stream(self.reply, on_token, pieces):
+                finish = "cancelled"
+            prior = continuation.thinking if continuation else ""
+            result = GenerationResult("".join(pieces), "length" if cut else finish, 10,
+                                      len(pieces) + len(thought), ttft_s=0.01,
+                                      decode_tokens_per_s=100.0,
+                                      length_limit="max_tokens" if cut else "")
+            result.thinking = prior + "".join(thought)
+            result.thinking_tokens = len(thought) + (continuation.thinking_tokens
+                                                     if continuation else 0)
+            result.thinking_s = 0.5 if result.thinking else 0.0
+            result.thinking_complete = (not cut and finish != "cancelled") or not thinks
+            return result
 
         return self._spawn(job)
 

@@ -1,0 +1,159 @@
+"""Thinking in the window: the Think switch, the live panel, storage, restart, continue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from gemma_desktop.ui.chat_controller import reply_actions
+from gemma_desktop.ui.message_widget import note_for
+from tests.ui.conftest import FakeEngine, FakeRegistry
+
+THOUGHT = " ".join(f"step{i}" for i in range(40))
+
+
+def _send(qtbot: Any, window: Any, text: str) -> None:
+    window.pane.composer.set_text(text)
+    qtbot.keyClick(window.pane.composer.edit, Qt.Key.Key_Return)
+
+
+def _think_on(qtbot: Any, window: Any) -> None:
+    button = window.pane.composer.think_button
+    assert button.isEnabled()
+    if not button.isChecked():
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert window.pane.composer.thinking
+
+
+def test_switch_is_off_with_a_reason_for_models_that_cannot_think(
+    qtbot: Any, make_window: Any
+) -> None:
+    window = make_window(FakeEngine(), FakeRegistry())
+    button = window.pane.composer.think_button
+    assert not button.isEnabled() and not window.pane.composer.thinking
+    assert "no thinking switch" in button.toolTip()
+    _send(qtbot, window, "Hi")
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    assert window.engine.calls[-1]["thinking"] is False
+    card = window.pane.view.messages()[-1]
+    assert card.thinking.isHidden()
+
+
+def test_panel_streams_folds_reopens_and_survives_a_restart(
+    qtbot: Any, make_window: Any
+) -> None:
+    engine = FakeEngine(reply="The answer is **4**.", thought=THOUGHT, delay=0.02)
+    window = make_window(engine, FakeRegistry())
+    conversation_id = window.chat.conversation_id
+    _think_on(qtbot, window)
+    assert window.store.get_conversation(conversation_id).thinking is True
+    _send(qtbot, window, "What is 2+2?")
+    qtbot.waitUntil(lambda: window.chat.generating, timeout=5000)
+    card = window.pane.view.messages()[-1]
+    panel = card.thinking
+    # While thinking: open, live, streaming, and the answer area still empty.
+    qtbot.waitUntil(lambda: panel.live and "step3" in panel.text, timeout=5000)
+    assert panel.isVisible() and panel.expanded
+    assert panel.header_text.startswith("Thinking…")
+    assert card.text == ""
+    assert window.status.state_label.text() == "Thinking"
+    # The answer starts: the panel folds, the answer streams below it.
+    qtbot.waitUntil(lambda: "answer" in card.text, timeout=10_000)
+    assert not panel.live and not panel.expanded
+    assert panel.header_text.startswith("Thought for")
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    assert engine.calls[-1]["thinking"] is True and engine.rendered[-1] is True
+    assert "step" not in card.text and card.text == "The answer is **4**."
+    assert panel.text == THOUGHT
+    # Re-opened by a click; its text can be copied.
+    qtbot.mouseClick(panel.findChild(object, "ThinkingHeader"), Qt.MouseButton.LeftButton)
+    assert panel.expanded
+    stored = window.store.list_messages(conversation_id)[-1]
+    assert stored.content == "The answer is **4**." and stored.thinking == THOUGHT
+    assert stored.stats["thinking_tokens"] == 40 and stored.stats["thinking_complete"] is True
+    # The next turn goes back with the answer only.
+    _send(qtbot, window, "And 3+3?")
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    sent = "\n".join(m.content for m in engine.generated[-1])
+    assert "The answer is **4**." in sent and "step1" not in sent
+    window.close()
+
+    again = make_window(FakeEngine(reply="x", thought="y"), FakeRegistry())
+    again.chat.open_conversation(conversation_id)
+    assert again.pane.composer.thinking  # the chat's own switch came back
+    first_reply = again.pane.view.messages()[1]
+    qtbot.waitUntil(first_reply.thinking.isVisible, timeout=5000)
+    assert not first_reply.thinking.expanded
+    assert first_reply.thinking.text == THOUGHT
+    assert first_reply.thinking.header_text.startswith("Thought for")
+    assert "40 tokens" in first_reply.thinking.header_text
+    assert first_reply.text == "The answer is **4**."
+
+
+def test_default_from_settings_and_per_chat_choice(qtbot: Any, make_window: Any) -> None:
+    window = make_window(FakeEngine(thought="hmm"), FakeRegistry())
+    first = window.chat.conversation_id
+    assert not window.pane.composer.thinking  # default off
+    window.preferences.think_by_default = True
+    window.chat.refresh_thinking()
+    assert window.pane.composer.thinking
+    qtbot.mouseClick(window.pane.composer.think_button, Qt.MouseButton.LeftButton)
+    assert window.store.get_conversation(first).thinking is False
+    _send(qtbot, window, "Hi")
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    assert window.engine.calls[-1]["thinking"] is False
+    qtbot.mouseClick(window.sidebar.new_button, Qt.MouseButton.LeftButton)
+    assert window.chat.conversation_id != first
+    assert window.pane.composer.thinking  # a new chat follows the default
+    window.chat.open_conversation(first)
+    assert not window.pane.composer.thinking  # the first chat keeps its own choice
+
+
+def test_limit_reached_while_thinking_offers_continue_and_answer_now(
+    qtbot: Any, make_window: Any
+) -> None:
+    engine = FakeEngine(reply="Final answer.", thought=THOUGHT, thought_cut=True)
+    window = make_window(engine, FakeRegistry())
+    _think_on(qtbot, window)
+    _send(qtbot, window, "Hard question")
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    card = window.pane.view.messages()[-1]
+    assert "still thinking" in card._note.text() and "no answer" in card._note.text()
+    assert card.thinking.expanded and "did not finish" in card.thinking.header_text
+    labels = [b.text() for b in card.action_buttons()]
+    assert labels == ["Continue thinking (+4,096 tokens)", "Answer now"]
+    stored = window.store.list_messages(window.chat.conversation_id)[-1]
+    assert stored.stats["thinking_complete"] is False and stored.content == ""
+
+    qtbot.mouseClick(card.action_buttons()[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    call = engine.calls[-1]
+    assert call["continuation"].close_thought and call["continuation"].thinking == THOUGHT
+    assert call["max_tokens"] == window.preferences.max_tokens
+    # The same reply row now has its answer; its thought is kept; nothing more is offered.
+    stored = window.store.list_messages(window.chat.conversation_id)
+    assert len(stored) == 2 and stored[-1].content == "Final answer."
+    assert stored[-1].thinking == THOUGHT and stored[-1].status == "done"
+    assert card.text == "Final answer." and card.action_buttons() == []
+    assert card._note.text() == ""
+
+
+def test_notes_and_actions_for_every_ending() -> None:
+    cut = {"thinking_complete": False, "answered": False, "max_tokens": 1024,
+           "length_limit": "max_tokens"}
+    assert "(1,024 tokens) was reached while the model was still thinking" in note_for(
+        "done", "length", cut)
+    assert [m for m, _l, _t in reply_actions("done", "length", cut, True)] == ["more", "answer"]
+    assert reply_actions("done", "length", cut, False) == []
+    full = {**cut, "length_limit": "context"}
+    assert "context window filled up" in note_for("done", "length", full)
+    assert reply_actions("done", "length", full, True) == []
+    ended = {"thinking_complete": False, "answered": False}
+    assert "ended its turn while still thinking" in note_for("done", "stop", ended)
+    loop = note_for("done", "repetition", {"repeated": "the same line"})
+    assert "kept repeating “the same line”" in loop
+    answered = {"max_tokens": 1024, "length_limit": "max_tokens"}
+    assert reply_actions("done", "length", answered, True)[0][1] == "Continue (+1,024 tokens)"
+    assert reply_actions("done", "stop", {}, True) == []
+    assert note_for("done", "stop", {"thinking_complete": True, "answered": True}) == ""
