@@ -575,8 +575,10 @@ class Engine:
                 if result.completion_tokens == 1:
                     first_at = last_at
                 if llama_cpp.llama_vocab_is_control(vocab, token):
-                    # Other control tokens carry no text; thought markers must reach the parser.
-                    piece = self._piece(token, special=True) if token in markers else b""
+                    # Control tokens carry no text, except thought markers before the answer:
+                    # those must reach the parser (once the answer runs, they are dropped).
+                    marker = token in markers and stream.takes_markers
+                    piece = self._piece(token, special=True) if marker else b""
                 else:
                     piece = self._piece(token, special=False)
                 stream.feed(decoder.decode(piece) if piece else "", last_at)
@@ -621,17 +623,17 @@ class Engine:
         assert self._format is not None
         markers = stream.opened_by_prompt or self._format.thought_markers
         if continuation.token_ids:
-            # The exact tokens: the text the parser saw is rebuilt from them.
+            # The exact tokens: the text the parser saw is rebuilt from them, token by token.
             written = list(continuation.token_ids)
-            primer = "".join(self._stream_text(t) for t in written)
-            stream.resume(continuation, primer)
+            stream.resume(continuation)
+            for token in written:
+                stream.prime(self._stream_text(token, stream.takes_markers))
             if continuation.close_thought and stream.in_thought and markers is not None:
                 written += self._tokenize_marker(markers.close)
-                stream.resume(continuation, primer + markers.close)
+                stream.prime(markers.close)
             return prompt + written
         segments: list[PromptSegment] = []
         thought = continuation.thinking.strip()
-        primer = ""
         if markers is not None and (thought or continuation.close_thought):
             if stream.opened_by_prompt is None:
                 segments.append(PromptSegment(markers.open + markers.label, True))
@@ -640,20 +642,20 @@ class Engine:
                 segments.append(PromptSegment(markers.close, True))
         if continuation.answer:
             segments.append(PromptSegment(continuation.answer, False))
-        primer = "".join(segment.text for segment in segments)
-        stream.resume(continuation, primer)
+        stream.resume(continuation)
+        stream.prime("".join(segment.text for segment in segments))
         extra = RenderedPrompt(tuple(s for s in segments if s.text), "continuation", False)
         return prompt + self._tokenize_prompt(extra)
 
     def _tokenize_marker(self, text: str) -> list[int]:
         return list(self._require().tokenize(text.encode(), add_bos=False, special=True))
 
-    def _stream_text(self, token: int) -> str:
-        """A generated token's text as the stream shows it: markers kept, other control dropped."""
+    def _stream_text(self, token: int, takes_markers: bool) -> str:
+        """A generated token's text as the stream sees it (see the generation loop)."""
         import llama_cpp
 
         if llama_cpp.llama_vocab_is_control(self._vocab, token):
-            if token not in self._marker_ids:
+            if token not in self._marker_ids or not takes_markers:
                 return ""
             return self._piece(token, special=True).decode("utf-8", errors="replace")
         return self._piece(token, special=False).decode("utf-8", errors="replace")
@@ -687,19 +689,26 @@ class _ThoughtStream:
         self._elapsed = 0.0
         self._since = 0.0
 
-    def resume(self, continuation: Continuation, primer: str) -> None:
-        """Start from a reply so far: `primer` is its text as generated (markers included).
+    def resume(self, continuation: Continuation) -> None:
+        """Start from a reply so far; `prime` then replays its generated text.
 
-        The parser reads it silently to know where the reply stands; the thought and answer
-        are taken from the continuation, not streamed again.
+        The thought and answer are taken from the continuation, not streamed again.
         """
-        self._parser = ThinkingParser(in_thought=self.opened_by_prompt)
-        self._parser.feed(primer)
         thought = continuation.thinking.strip()
         self._thinking = [thought] if thought else []
         self._answer = [continuation.answer] if continuation.answer else []
         self.tokens = continuation.thinking_tokens
         self._elapsed = continuation.thinking_s
+
+    def prime(self, text: str) -> None:
+        """Let the parser read earlier output silently, to know where the reply stands."""
+        if text:
+            self._parser.feed(text)
+
+    @property
+    def takes_markers(self) -> bool:
+        """True until the answer has begun: marker tokens after that are not content."""
+        return self._parser.state != "answer"
 
     @property
     def in_thought(self) -> bool:

@@ -222,7 +222,7 @@ class MessageWidget(QFrame):
         for mode, label, tooltip in actions:
             button = QPushButton(label)
             button.setObjectName(f"ReplyAction-{mode}")
-            button.setProperty("flat", True)
+            button.setProperty("action", True)
             button.setToolTip(tooltip)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(lambda _=False, m=mode: self.continue_requested.emit(m))

@@ -28,15 +28,6 @@ def run(basedir: Path, *args: str, timeout: float = 300) -> subprocess.Completed
     )
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, starter_model_path: Path) -> Path:
-    """A data folder whose starter is already in models/ (a copy, so assembly is not timed)."""
-    folder = tmp_path_factory.mktemp("cli") / "Daten März"
-    (folder / "models").mkdir(parents=True)
-    os.link(starter_model_path, folder / "models" / starter_model_path.name)
-    return folder
-
-
 def test_ask_json_reports_everything(home: Path) -> None:
     proc = run(home, "ask", "--max-tokens", "16", "--json", "Name a colour.")
     assert proc.returncode == 0, proc.stderr

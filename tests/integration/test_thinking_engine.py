@@ -75,6 +75,22 @@ def test_real_model_thought_is_split_from_the_answer(engine: Engine, thinking_mo
     assert result.thinking_s > 0
 
 
+def test_marker_tokens_after_the_answer_began_are_not_shown(
+    engine: Engine, thinking_model: Any
+) -> None:
+    """The greedy reply writes the opener again mid-answer: a control token, never content."""
+    engine.load(thinking_model.path, 2048).result(timeout=300)
+    ids = thinking_model.greedy_ids
+    assert ids[9] == thinking_model.open_id
+    result = engine.generate(
+        [ChatMessage("user", THOUGHT_PROMPT)], max_tokens=12, sampling=GREEDY, thinking=True
+    ).result(timeout=300)
+    assert result.token_ids == list(ids[:12])
+    assert result.text == (text_of(engine, ids[CLOSE_AT + 1 : 9]) + text_of(engine, ids[10:12])
+                           ).lstrip()
+    assert "<|channel>" not in result.text and result.thinking_complete
+
+
 def test_limit_reached_while_thinking_then_continue_or_answer_now(
     engine: Engine, thinking_model: Any
 ) -> None:
