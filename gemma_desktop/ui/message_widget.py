@@ -171,6 +171,7 @@ class MessageWidget(QFrame):
     def begin_stream(self, text: str = "") -> None:
         """Prepare for streamed text (optionally resuming with text already written)."""
         self.status = "streaming"
+        self.body.setVisible(True)
         self._markdown.begin()
         if text:
             self._markdown.append(text)
@@ -242,6 +243,8 @@ class MessageWidget(QFrame):
         """Final render of the whole text plus the status note and statistics footer."""
         self.status = status
         self.set_text(self._markdown.text if text is None else text)
+        # A reply that ended without an answer (only a thought) shows no empty text box.
+        self.body.setVisible(bool(self._markdown.text.strip()) or self.role == "user")
         self.set_note(note_for(status, finish_reason, stats), error=status == "error")
         self.set_stats(stats)
 
