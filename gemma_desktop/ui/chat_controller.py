@@ -723,7 +723,9 @@ class ChatController(QObject):
                 self._status.set_context(result[1], n_ctx)
                 self.context_counted.emit(result[1], n_ctx)
 
-        self._runner.watch(self._engine.render(messages), on_done=counted,
+        # The think switch adds its token to the prompt, so the meter counts with it.
+        self._runner.watch(self._engine.render(messages, thinking=self.thinking_on()),
+                           on_done=counted,
                            on_error=lambda exc: log.debug("context count failed: %s", exc))
 
     def _update_regenerate(self) -> None:

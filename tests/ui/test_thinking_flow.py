@@ -157,3 +157,16 @@ def test_notes_and_actions_for_every_ending() -> None:
     assert reply_actions("done", "length", answered, True)[0][1] == "Continue (+1,024 tokens)"
     assert reply_actions("done", "stop", {}, True) == []
     assert note_for("done", "stop", {"thinking_complete": True, "answered": True}) == ""
+
+
+def test_context_meter_counts_the_think_switch(qtbot: Any, make_window: Any) -> None:
+    window = make_window(FakeEngine(thought="hmm", n_ctx=2048), FakeRegistry())
+    window.pane.composer.set_text("one two three")
+    qtbot.waitUntil(lambda: window.status.used > 0 and window.engine.rendered
+                    and window.engine.rendered[-1] is False, timeout=5000)
+    # The fake counts "user:" and the three words, plus two per message.
+    qtbot.waitUntil(lambda: window.status.used == 6, timeout=5000)
+    qtbot.mouseClick(window.pane.composer.think_button, Qt.MouseButton.LeftButton)
+    # The fake prompt gains one word ("<think-on>") with the switch on, like the think token.
+    qtbot.waitUntil(lambda: window.status.used == 7, timeout=5000)
+    assert window.engine.rendered[-1] is True
