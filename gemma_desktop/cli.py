@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the model reason first (Gemma 4); the thinking goes to stderr",
     )
+    ask.add_argument(
+        "--keep-repeats",
+        action="store_true",
+        help="do not stop a reply that keeps repeating itself (stopped by default)",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.add_argument(
         "--dry-run", action="store_true", help="print the exact prompt and its token count only"
@@ -224,6 +229,7 @@ def _ask(args: argparse.Namespace) -> int:
             sampling=sampling,
             on_token=None if args.json else write,
             on_thinking=write_thought if args.think and not args.json else None,
+            stop_on_repetition=not args.keep_repeats,
         )
         try:
             result = future.result()
@@ -273,7 +279,7 @@ def _finish_note(result: Any, max_tokens: int, n_ctx: int) -> str:
     if result.finish_reason == "repetition":
         return (
             f"stopped: the model kept repeating “{result.repeated}”; run again, perhaps with "
-            "a higher --temperature"
+            "a higher --temperature (or --keep-repeats if the repetition was wanted)"
         )
     no_answer = not result.thinking_complete and not result.answered
     if result.finish_reason == "length" and no_answer:

@@ -9,7 +9,6 @@ from typing import Any
 
 from gemma_desktop.core.chat import ChatMessage, Role
 from gemma_desktop.core.errors import ContextOverflowError
-from gemma_desktop.core.thinking import split_thinking
 
 # Room kept free for the answer when deciding whether a prompt fits.
 DEFAULT_ANSWER_RESERVE = 512
@@ -75,18 +74,16 @@ def turns_from_store(store: Any, conversation_id: int, *,
 def build_messages(system_prompt: str, turns: Sequence[StoredTurn]) -> list[ChatMessage]:
     """Model turns from stored ones: attachments folded in, failed empty replies left out.
 
-    Earlier model turns go back with their answer only; a thought that slipped into stored
-    text (older data, pasted transcripts) is cut off, as Gemma 4's own template does.
+    Earlier model turns go back with their answer only: a thought is stored apart from the
+    answer and never sent back. A reply with no answer (only a thought) is left out.
     """
     messages: list[ChatMessage] = []
     if system_prompt.strip():
         messages.append(ChatMessage("system", system_prompt.strip()))
     for turn in turns:
-        if turn.failed and not turn.content.strip():
+        if (turn.failed or turn.role == "assistant") and not turn.content.strip():
             continue
         content = turn.content
-        if turn.role == "assistant":
-            content = split_thinking(content)[1]
         if turn.attachments:
             documents = "\n\n".join(render_attachment(a) for a in turn.attachments)
             content = f"{documents}\n\n{content}" if content else documents

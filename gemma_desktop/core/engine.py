@@ -39,6 +39,8 @@ TokenCallback = Callable[[str], None]
 ProgressCallback = Callable[[int, int], None]
 
 DEFAULT_N_BATCH = 512
+# Private-use characters stand for marker control tokens in the parser's input.
+_MARKER_BASE = 0xF0100
 # llama.cpp's "random seed" value.
 RANDOM_SEED = 0xFFFFFFFF
 
@@ -131,8 +133,10 @@ class Engine:
         self._active_seq = 0
         self._llm: Any = None
         self._format: PromptFormat | None = None
-        # Control tokens that are thought markers: they reach the parser instead of vanishing.
-        self._marker_ids: frozenset[int] = frozenset()
+        # Thought markers this model writes: control-token ids spelled for the parser, and
+        # each marker pair as the vocabulary writes it with the spelling the parser sees.
+        self._marker_ids: dict[int, str] = {}
+        self._marker_pairs: tuple[tuple[ThinkingMarkers, ThinkingMarkers], ...] = ()
         self._info: ModelInfo | None = None
         self._abort_cb: Any = None
         self._busy = threading.Event()
@@ -296,9 +300,7 @@ class Engine:
             ids = llm.tokenize(text.encode(), add_bos=False, special=True)
             if len(ids) == 1:
                 stop_ids.add(ids[0])
-        self._marker_ids = self._single_control_tokens(
-            [text for m in DEFAULT_MARKERS for text in (m.open, m.close)]
-        )
+        self._find_markers()
         self._info = ModelInfo(
             path=path,
             name=gguf.name,
@@ -318,16 +320,46 @@ class Engine:
         log.info("loaded %s n_ctx=%d in %.2fs", path, n_ctx, self._info.load_s)
         return self._info
 
-    def _single_control_tokens(self, texts: Sequence[str]) -> frozenset[int]:
-        """Ids of those texts that are one control token in this vocabulary."""
+    def _control_token(self, text: str) -> int | None:
+        """The id of `text` when it is a single control token in this vocabulary."""
         import llama_cpp
 
-        found = set()
-        for text in texts:
-            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
-            if len(ids) == 1 and llama_cpp.llama_vocab_is_control(self._vocab, ids[0]):
-                found.add(ids[0])
-        return frozenset(found)
+        ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+        if len(ids) == 1 and llama_cpp.llama_vocab_is_control(self._vocab, ids[0]):
+            return int(ids[0])
+        return None
+
+    def _find_markers(self) -> None:
+        """Which thought markers this model writes, and how the parser will see them.
+
+        Markers that are control tokens (Gemma 4's <|channel>/<channel|>) reach the parser as
+        private-use characters, so the same characters written as plain text by the model
+        (an answer about "<think>") never count. Markers that are not control tokens are
+        used as text only when the model's template speaks them.
+        """
+        assert self._format is not None
+        marker_ids: dict[int, str] = {}
+        pairs: list[tuple[ThinkingMarkers, ThinkingMarkers]] = []
+        for index, real in enumerate(DEFAULT_MARKERS):
+            open_id, close_id = self._control_token(real.open), self._control_token(real.close)
+            if open_id is not None and close_id is not None:
+                spelled = ThinkingMarkers(
+                    chr(_MARKER_BASE + 2 * index), chr(_MARKER_BASE + 2 * index + 1), real.label
+                )
+                marker_ids[open_id], marker_ids[close_id] = spelled.open, spelled.close
+                pairs.append((real, spelled))
+            elif self._format.thought_markers == real:
+                pairs.append((real, real))
+        self._marker_ids = marker_ids
+        self._marker_pairs = tuple(pairs)
+
+    def _pair(self, markers: ThinkingMarkers | None) -> tuple[ThinkingMarkers, ThinkingMarkers]:
+        """(as written, as the parser sees it) for markers given either way."""
+        for real, spelled in self._marker_pairs:
+            if markers in (real, spelled):
+                return real, spelled
+        assert markers is not None
+        return markers, markers
 
     def _install_abort_callback(self) -> None:
         import llama_cpp
@@ -439,9 +471,7 @@ class Engine:
             self._active_seq = seq
             try:
                 if self._cancelled():  # stopped while it waited in the queue
-                    return GenerationResult(
-                        text="", finish_reason="cancelled", prompt_tokens=0, completion_tokens=0
-                    )
+                    return _untouched(continuation)
                 return self._generate(messages, request)
             finally:
                 self._active_seq = 0
@@ -493,11 +523,16 @@ class Engine:
             if isinstance(messages, RenderedPrompt)
             else self._format.render(messages, thinking=request.thinking)
         )
-        stream = _ThoughtStream(request, prompt_opens_thought(rendered.text))
+        opened = prompt_opens_thought(rendered.text)
+        stream = _ThoughtStream(
+            request,
+            [spelled for _real, spelled in self._marker_pairs],
+            self._pair(opened) if opened is not None else None,
+        )
         tokens = self._tokenize_prompt(rendered)
         prefix_ids: list[int] | None = []
+        n_prompt = len(tokens)
         if request.continuation is not None:
-            n_prompt = len(tokens)
             tokens = self._continued(tokens, request.continuation, stream)
             prefix_ids = tokens[n_prompt:] if request.continuation.token_ids else None
         n_ctx = self._info.n_ctx
@@ -522,7 +557,8 @@ class Engine:
         result = GenerationResult(
             text="",
             finish_reason="stop",
-            prompt_tokens=len(tokens),
+            # The reply so far that a continuation replays is counted as completion, not prompt.
+            prompt_tokens=n_prompt,
             completion_tokens=0,
             reused_tokens=reused,
         )
@@ -541,7 +577,7 @@ class Engine:
             result.finish_reason = "cancelled"
             result.prompt_eval_s = time.perf_counter() - started
             stream.close(result)
-            return result
+            return _with_earlier_part(result, request.continuation, prefix_ids)
         prompt_done = time.perf_counter()
         result.prompt_eval_s = prompt_done - started
 
@@ -556,7 +592,7 @@ class Engine:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stop_ids = self._info.stop_token_ids
         markers = self._marker_ids
-        loops = RepetitionDetector() if request.stop_on_repetition else None
+        loops = RepetitionDetector.for_replies() if request.stop_on_repetition else None
         first_at = last_at = 0.0
         finish = "length"
         vocab = self._vocab
@@ -576,12 +612,12 @@ class Engine:
                     first_at = last_at
                 if llama_cpp.llama_vocab_is_control(vocab, token):
                     # Control tokens carry no text, except thought markers before the answer:
-                    # those must reach the parser (once the answer runs, they are dropped).
-                    marker = token in markers and stream.takes_markers
-                    piece = self._piece(token, special=True) if marker else b""
+                    # those reach the parser (once the answer runs, they are dropped).
+                    marker = markers.get(token, "") if stream.takes_markers else ""
+                    stream.feed(marker, last_at)
                 else:
                     piece = self._piece(token, special=False)
-                stream.feed(decoder.decode(piece) if piece else "", last_at)
+                    stream.feed(decoder.decode(piece) if piece else "", last_at)
                 loop = loops.push(token) if loops is not None else None
                 if loop is not None:
                     finish = "repetition"
@@ -603,12 +639,7 @@ class Engine:
             result.ttft_s = first_at - started
             if result.completion_tokens > 1 and last_at > first_at:
                 result.decode_tokens_per_s = (result.completion_tokens - 1) / (last_at - first_at)
-        continuation = request.continuation
-        if continuation is not None:
-            result.completion_tokens += continuation.completion_tokens
-        if prefix_ids is not None:
-            result.reply_token_ids = prefix_ids + result.token_ids
-        return result
+        return _with_earlier_part(result, request.continuation, prefix_ids)
 
     def _text_of(self, tokens: Sequence[int]) -> str:
         """Plain text of generated tokens (control tokens left out)."""
@@ -621,29 +652,39 @@ class Engine:
     ) -> list[int]:
         """The prompt's tokens followed by the reply so far, as the model wrote it."""
         assert self._format is not None
-        markers = stream.opened_by_prompt or self._format.thought_markers
+        stream.resume(continuation)
         if continuation.token_ids:
-            # The exact tokens: the text the parser saw is rebuilt from them, token by token.
+            # The exact tokens: the parser replays them one by one, as they were streamed.
             written = list(continuation.token_ids)
-            stream.resume(continuation)
             for token in written:
                 stream.prime(self._stream_text(token, stream.takes_markers))
-            if continuation.close_thought and stream.in_thought and markers is not None:
-                written += self._tokenize_marker(markers.close)
-                stream.prime(markers.close)
+            opened = stream.open_markers
+            if continuation.close_thought and stream.in_thought and opened is not None:
+                real, spelled = self._pair(opened)
+                written += self._tokenize_marker(real.close)
+                stream.prime(spelled.close)
             return prompt + written
+        # Only the text is known: write it back with this model's markers.
+        pair = stream.opened_by_prompt
+        if pair is None and self._format.thought_markers is not None:
+            pair = self._pair(self._format.thought_markers)
         segments: list[PromptSegment] = []
+        primer = ""
         thought = continuation.thinking.strip()
-        if markers is not None and (thought or continuation.close_thought):
+        if pair is not None and (thought or continuation.close_thought):
+            real, spelled = pair
             if stream.opened_by_prompt is None:
-                segments.append(PromptSegment(markers.open + markers.label, True))
+                segments.append(PromptSegment(real.open + real.label, True))
+                primer += spelled.open + spelled.label
             segments.append(PromptSegment(thought, False))
+            primer += thought
             if continuation.close_thought or continuation.answer:
-                segments.append(PromptSegment(markers.close, True))
+                segments.append(PromptSegment(real.close, True))
+                primer += spelled.close
         if continuation.answer:
             segments.append(PromptSegment(continuation.answer, False))
-        stream.resume(continuation)
-        stream.prime("".join(segment.text for segment in segments))
+            primer += continuation.answer
+        stream.prime(primer)
         extra = RenderedPrompt(tuple(s for s in segments if s.text), "continuation", False)
         return prompt + self._tokenize_prompt(extra)
 
@@ -655,10 +696,38 @@ class Engine:
         import llama_cpp
 
         if llama_cpp.llama_vocab_is_control(self._vocab, token):
-            if token not in self._marker_ids or not takes_markers:
-                return ""
-            return self._piece(token, special=True).decode("utf-8", errors="replace")
+            return self._marker_ids.get(token, "") if takes_markers else ""
         return self._piece(token, special=False).decode("utf-8", errors="replace")
+
+
+def _untouched(continuation: Continuation | None) -> GenerationResult:
+    """A generation stopped before it began: a continued reply keeps what it had."""
+    if continuation is None:
+        return GenerationResult(
+            text="", finish_reason="cancelled", prompt_tokens=0, completion_tokens=0
+        )
+    return GenerationResult(
+        text=continuation.answer,
+        finish_reason="cancelled",
+        prompt_tokens=0,
+        completion_tokens=continuation.completion_tokens,
+        thinking=continuation.thinking,
+        thinking_tokens=continuation.thinking_tokens,
+        thinking_s=continuation.thinking_s,
+        thinking_complete=bool(continuation.answer) or continuation.close_thought,
+        reply_token_ids=list(continuation.token_ids),
+    )
+
+
+def _with_earlier_part(
+    result: GenerationResult, continuation: Continuation | None, prefix_ids: list[int] | None
+) -> GenerationResult:
+    """Count a continued reply's earlier part in the result's totals."""
+    if continuation is not None:
+        result.completion_tokens += continuation.completion_tokens
+    if prefix_ids is not None:
+        result.reply_token_ids = prefix_ids + result.token_ids
+    return result
 
 
 @dataclass(frozen=True)
@@ -678,10 +747,20 @@ class _Request:
 class _ThoughtStream:
     """Splits generated text into thought and answer as it streams, counting thought tokens."""
 
-    def __init__(self, request: _Request, opened_by_prompt: ThinkingMarkers | None) -> None:
+    def __init__(
+        self,
+        request: _Request,
+        markers: Sequence[ThinkingMarkers],
+        opened_by_prompt: tuple[ThinkingMarkers, ThinkingMarkers] | None,
+    ) -> None:
+        # (as written, as the parser sees it) when the prompt itself opened a thought.
         self.opened_by_prompt = opened_by_prompt
         self._request = request
-        self._parser = ThinkingParser(in_thought=opened_by_prompt)
+        if opened_by_prompt is not None and opened_by_prompt[1] not in markers:
+            markers = [*markers, opened_by_prompt[1]]
+        self._parser = ThinkingParser(
+            markers, in_thought=opened_by_prompt[1] if opened_by_prompt else None
+        )
         self._thinking: list[str] = []
         self._answer: list[str] = []
         self.tokens = 0
@@ -704,6 +783,11 @@ class _ThoughtStream:
         """Let the parser read earlier output silently, to know where the reply stands."""
         if text:
             self._parser.feed(text)
+
+    @property
+    def open_markers(self) -> ThinkingMarkers | None:
+        """The markers (as the parser sees them) of the thought that opened, if one did."""
+        return self._parser.markers
 
     @property
     def takes_markers(self) -> bool:

@@ -42,6 +42,13 @@ class RepetitionDetector:
         self._seen = 0
         self._reported = None
 
+    @classmethod
+    def for_replies(cls) -> RepetitionDetector:
+        """The settings chat replies use: a degenerate loop ends after ~200 wasted tokens, while
+        a requested repetition ("write hello 100 times") or a long row of zeros in code does not.
+        """
+        return cls(max_period=128, min_span=200, min_repeats=5)
+
     def push(self, token: int) -> Loop | None:
         """Record one generated token; return the loop the first time one is detected."""
         size = self._max_period

@@ -53,6 +53,8 @@ class _Reply:
     thought_base_s: float = 0.0
     thought_started_at: float = 0.0
     thought_ended: bool = False
+    speed_base: int = 0  # tokens of the earlier part of a continued reply (not timed now)
+    earlier: Any = None  # the stored message a continuation started from, restored on failure
 
     @property
     def thought_tokens(self) -> int:
@@ -175,6 +177,7 @@ class ChatController(QObject):
         self._preparing = preparing
         if preparing:
             self._composer.set_can_regenerate(False)
+            self._update_actions(self._view.messages())
         else:
             self._update_regenerate()
 
@@ -190,7 +193,11 @@ class ChatController(QObject):
         conversation_id = self.conversation_id if conversation_id is None else conversation_id
         if conversation_id is None or not self.model_can_think():
             return False
-        choice = self._store.get_conversation(conversation_id).thinking
+        try:
+            choice = self._store.get_conversation(conversation_id).thinking
+        except (UserError, LookupError) as exc:
+            log.warning("cannot read the thinking switch: %s", exc)
+            choice = None
         return self._prefs.think_by_default if choice is None else bool(choice)
 
     def max_tokens(self, thinking: bool) -> int:
@@ -210,6 +217,7 @@ class ChatController(QObject):
         else:
             self._composer.set_thinking_available(True, "")
         self._composer.set_thinking(self.thinking_on())
+        self._update_regenerate()  # Continue / Answer now need a loaded model
         self.schedule_context_count()
 
     @Slot(bool)
@@ -479,15 +487,22 @@ class ChatController(QObject):
             thinking_s=float(stats.get("thinking_s") or 0.0),
             token_ids=tuple(stats.get("token_ids") or ()) if same_model else (),
         )
-        # "more" gives the same limit again on top of what was written; an answer gets the
-        # ordinary reply limit.
-        limit = self.max_tokens(thinking) if mode == "more" else self._prefs.max_tokens
-        messages = build_messages(
-            self.system_prompt(), turns_from_store(self._store, conversation_id, before=message_id))
-        self._store.update_message(message_id, status="streaming")
+        # "more" gives the limit shown on the button (the one the reply had) again; an answer
+        # gets the ordinary reply limit.
+        if mode == "more":
+            limit = int(stats.get("max_tokens") or 0) or self.max_tokens(thinking)
+        else:
+            limit = self._prefs.max_tokens
+        try:
+            messages = build_messages(self.system_prompt(), turns_from_store(
+                self._store, conversation_id, before=message_id))
+            self._store.update_message(message_id, status="streaming")
+        except UserError as exc:
+            self._composer.show_error(str(exc))
+            return
         widget = self._widget_for(message_id)
         self._start_reply(conversation_id, message_id, messages, thinking, widget=widget,
-                          continuation=continuation, max_tokens=limit)
+                          continuation=continuation, max_tokens=limit, earlier=message)
 
     def _widget_for(self, message_id: int) -> MessageWidget | None:
         return next((w for w in self._view.messages() if w.message_id == message_id), None)
@@ -497,17 +512,17 @@ class ChatController(QObject):
     def _start_reply(self, conversation_id: int, message_id: int, messages: list[Any],
                      thinking: bool, *, widget: MessageWidget | None = None,
                      continuation: Continuation | None = None,
-                     max_tokens: int | None = None) -> None:
+                     max_tokens: int | None = None, earlier: Any = None) -> None:
         now = time.monotonic()
         limit = max_tokens or self.max_tokens(thinking)
         reply = _Reply(conversation_id, message_id, messages, started_at=now, saved_at=now,
-                       max_tokens=limit, thinking=thinking)
+                       max_tokens=limit, thinking=thinking, earlier=earlier)
         if continuation is not None:
             reply.text = continuation.answer
             reply.thought = continuation.thinking
             reply.thought_base_tokens = continuation.thinking_tokens
             reply.thought_base_s = continuation.thinking_s
-            reply.pieces[0] = continuation.completion_tokens
+            reply.pieces[0] = reply.speed_base = continuation.completion_tokens
             # An answer already begun, or one asked for now, means the thought is over.
             reply.thought_ended = bool(continuation.answer) or continuation.close_thought
         if self.conversation_id == conversation_id:
@@ -556,6 +571,7 @@ class ChatController(QObject):
             widget.show_thinking(reply.thought, {
                 "thinking_s": reply.thought_seconds(now),
                 "thinking_tokens": reply.thought_tokens, "thinking_complete": True})
+            widget.thinking.set_expanded(not self._prefs.fold_thinking)
         else:
             widget.begin_thinking(reply.thought, elapsed_s=reply.thought_seconds(now),
                                   tokens=reply.thought_tokens)
@@ -590,7 +606,7 @@ class ChatController(QObject):
                                       complete=True, collapse=self._prefs.fold_thinking)
 
     def _show_speed(self, reply: _Reply, now: float) -> None:
-        tokens = reply.pieces[0]
+        tokens = reply.pieces[0] - reply.speed_base
         shown = reply.conversation_id == self.conversation_id
         if shown and tokens > 1 and now > reply.first_token_at:
             self._status.set_speed((tokens - 1) / (now - reply.first_token_at))
@@ -648,13 +664,16 @@ class ChatController(QObject):
                          thinking_s=round(result.thinking_s, 2),
                          thinking_complete=result.thinking_complete,
                          answered=bool(result.text.strip()))
-        reply.thought = result.thinking
-        text = result.text
-        if reply.widget is not None and (result.thinking or not result.thinking_complete):
+        reply.thought = result.thinking or reply.thought
+        text = result.text or reply.text
+        if reply.widget is not None and (reply.thought or not result.thinking_complete):
+            # A thought that already ended when the answer began keeps the fold state the
+            # user left it in; only its final numbers change.
             reply.widget.end_thinking(
                 seconds=result.thinking_s, tokens=result.thinking_tokens,
                 complete=result.thinking_complete,
-                collapse=self._prefs.fold_thinking and result.thinking_complete)
+                collapse=(not reply.thought_ended and self._prefs.fold_thinking
+                          and result.thinking_complete))
         self._finish(reply, text, status, result.finish_reason, stats)
         if reply.conversation_id == self.conversation_id:
             self._status.set_speed(result.decode_tokens_per_s or None)
@@ -664,11 +683,28 @@ class ChatController(QObject):
         message = str(exc) if isinstance(exc, UserError) else f"Unexpected error: {exc}"
         if not isinstance(exc, UserError):
             log.error("generation failed", exc_info=exc)
+        earlier = reply.earlier
+        if earlier is not None:
+            # Carrying on failed: the reply stays as it was, with its Continue actions, and
+            # the message says what went wrong.
+            reply.thought = earlier.thinking
+            if reply.widget is not None and (earlier.thinking or not earlier.stats.get(
+                    "thinking_complete", True)):
+                reply.widget.show_thinking(earlier.thinking, earlier.stats)
+            self._show_error(reply.conversation_id, f"The reply could not be continued: "
+                             f"{message}")
+            self._finish(reply, earlier.content, earlier.status, earlier.finish_reason or "",
+                         earlier.stats)
+            return
+        stats: dict[str, Any] = {"error": message}
+        if reply.thought:
+            stats.update(_partial_stats(reply))
+            stats["error"] = message
         if reply.widget is not None and reply.thought and not reply.thought_ended:
             reply.widget.end_thinking(seconds=reply.thought_seconds(time.monotonic()),
                                       tokens=reply.thought_tokens, complete=False,
                                       collapse=False)
-        self._finish(reply, reply.text, "error", "error", {"error": message})
+        self._finish(reply, reply.text, "error", "error", stats)
 
     def _finish(self, reply: _Reply, text: str, status: str, finish_reason: str,
                 stats: dict[str, Any]) -> None:
@@ -740,7 +776,7 @@ class ChatController(QObject):
             return
         last = widgets[-1] if widgets else None
         for widget in widgets:
-            if widget is not last:
+            if widget is not last or self.busy:
                 widget.set_actions([])
         if last is None or last.role != "assistant" or last.message_id is None or self.busy:
             return
@@ -775,6 +811,7 @@ def _partial_stats(reply: _Reply) -> dict[str, Any]:
     """What is known of a reply cut short: tokens so far, speed, time to first token."""
     tokens = reply.pieces[0]
     stats: dict[str, Any] = {"completion_tokens": tokens}
+    timed = tokens - reply.speed_base
     if reply.thought:
         stats.update(thinking=reply.thinking, thinking_tokens=reply.thought_tokens,
                      thinking_s=round(reply.thought_seconds(time.monotonic()), 2),
@@ -782,8 +819,8 @@ def _partial_stats(reply: _Reply) -> dict[str, Any]:
     if reply.first_token_at:
         stats["ttft_s"] = round(reply.first_token_at - reply.started_at, 4)
         elapsed = time.monotonic() - reply.first_token_at
-        if tokens > 1 and elapsed > 0:
-            stats["decode_tokens_per_s"] = round((tokens - 1) / elapsed, 2)
+        if timed > 1 and elapsed > 0:
+            stats["decode_tokens_per_s"] = round((timed - 1) / elapsed, 2)
     return stats
 
 

@@ -35,7 +35,7 @@ def test_switch_follows_the_template(
     assert not info.supports_thinking  # Gemma 3 starter: no template, no switch
     info = engine.load(gemma4_shaped_model, 1024).result(timeout=300)
     assert info.supports_thinking
-    assert engine._marker_ids == {100, 101}  # <|channel>, <channel|> read from the vocabulary
+    assert set(engine._marker_ids) == {100, 101}  # <|channel>, <channel|> from the vocabulary
     messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi <|think|>")]
     on, _ = engine.render(messages, thinking=True).result()
     off, _ = engine.render(messages, thinking=False).result()
@@ -123,7 +123,9 @@ def test_limit_reached_while_thinking_then_continue_or_answer_now(
 
     answer_now = carry_on(True, 4)
     assert answer_now.thinking == cut.thinking and answer_now.thinking_complete
-    assert answer_now.prompt_tokens == cut.prompt_tokens + 3 + 1  # + the closing marker
+    # The prompt is the same; the reply so far and the closing marker were replayed from cache.
+    assert answer_now.prompt_tokens == cut.prompt_tokens
+    assert answer_now.reused_tokens >= cut.prompt_tokens + 3 - 1
     assert answer_now.completion_tokens == 3 + len(answer_now.token_ids)
     assert "<channel|>" not in answer_now.text
     assert answer_now.reply_token_ids[:4] == [*cut.token_ids, thinking_model.close_id]
@@ -143,7 +145,7 @@ def test_continue_from_text_when_token_ids_are_gone(engine: Engine, thinking_mod
     rendered, _ = engine.render(messages, thinking=True).result()
     assert answer_now.reply_token_ids == []  # the earlier tokens are not known exactly
     assert answer_now.thinking == cut.thinking and answer_now.thinking_complete
-    assert answer_now.prompt_tokens > cut.prompt_tokens
+    assert answer_now.prompt_tokens == cut.prompt_tokens
     assert "<channel|>" not in answer_now.text and "<|channel>" not in answer_now.text
     assert rendered.text.endswith("<|turn>model\n")
 
@@ -173,9 +175,12 @@ def test_turn_three_carries_no_thought_from_turns_one_and_two(
         rendered, _ = engine.render(turn3, thinking=True).result()
         assert [m.thinking for m in store.list_messages(conversation.id)] == [
             "", thoughts[0], "", thoughts[1], ""]
-    assert rendered.text.count("<|turn>model\n") == 3  # two answers and the new turn
-    for thought, answer in zip(thoughts, answers, strict=True):
+    # Each answered reply and the new turn; a reply that is only a thought is left out.
+    answered = [a for a in answers if a.strip()]
+    assert answered and rendered.text.count("<|turn>model\n") == len(answered) + 1
+    for answer in answered:
         assert f"<|turn>model\n{answer.strip()}<turn|>" in rendered.text
+    for thought in thoughts:
         assert thought not in rendered.text
     assert "<|channel>" not in rendered.text and "<channel|>" not in rendered.text
 
@@ -186,10 +191,31 @@ def test_a_loop_is_stopped_and_named(engine: Engine, starter_model_path: Path) -
         [ChatMessage("user", "1 1 1 1 1 1 1 1 1 1 1 1")], max_tokens=400, sampling=GREEDY
     ).result(timeout=300)
     assert result.finish_reason == "repetition"
-    assert result.completion_tokens < 100  # stopped early, not at the 400-token limit
+    assert result.completion_tokens <= 210  # stopped early, not at the 400-token limit
     assert result.repeated.strip() == "1"
     free = engine.generate(
-        [ChatMessage("user", "1 1 1 1 1 1 1 1 1 1 1 1")], max_tokens=100, sampling=GREEDY,
+        [ChatMessage("user", "1 1 1 1 1 1 1 1 1 1 1 1")], max_tokens=250, sampling=GREEDY,
         stop_on_repetition=False,
     ).result(timeout=300)
-    assert free.finish_reason == "length" and free.completion_tokens == 100
+    assert free.finish_reason == "length" and free.completion_tokens == 250
+
+
+@pytest.mark.parametrize("which", ["starter", "thinking"])
+def test_marker_text_written_as_plain_text_is_answer(
+    engine: Engine, which: str, starter_model_path: Path, thinking_model: Any
+) -> None:
+    """Only the model's control tokens open a thought; the same characters as text do not."""
+    path = starter_model_path if which == "starter" else thinking_model.path
+    engine.load(path, 2048).result(timeout=300)
+    if which == "starter":
+        assert engine._marker_pairs == ()  # this model writes no thought markers at all
+    else:
+        (real, spelled), = engine._marker_pairs
+        assert real.open == "<|channel>" and spelled.open != real.open
+    literal = "<think>I am not a thought</think> <|channel>thought\nnor this<channel|> Visible"
+    result = engine.generate(
+        [ChatMessage("user", "Echo this.")], max_tokens=2, sampling=GREEDY, thinking=False,
+        continuation=Continuation(answer=literal),
+    ).result(timeout=300)
+    assert result.thinking == "" and result.thinking_complete
+    assert result.text.startswith(literal)

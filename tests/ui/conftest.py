@@ -65,6 +65,7 @@ class FakeEngine:
         # reply there, as when the limit is reached mid-thought.
         self.thought = thought
         self.thought_cut = thought_cut
+        self.fail_continuation = ""  # an error message raised when asked to carry on
         self.rendered: list[bool] = []  # the thinking switch of every render call
         self.delay = delay
         self.model: Any = FakeModelInfo(n_ctx=n_ctx, supports_thinking=bool(thought))
@@ -122,6 +123,10 @@ class FakeEngine:
 
         def job() -> GenerationResult:
             self._cancel.clear()
+            if continuation is not None and self.fail_continuation:
+                from gemma_desktop.core.errors import ContextOverflowError
+
+                raise ContextOverflowError(self.fail_continuation, needed=3000, n_ctx=2048)
             if on_prompt_progress:
                 on_prompt_progress(1, 1)
             thought: list[str] = []

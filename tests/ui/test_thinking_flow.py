@@ -170,3 +170,85 @@ def test_context_meter_counts_the_think_switch(qtbot: Any, make_window: Any) -> 
     # The fake prompt gains one word ("<think-on>") with the switch on, like the think token.
     qtbot.waitUntil(lambda: window.status.used == 7, timeout=5000)
     assert window.engine.rendered[-1] is True
+
+
+def _cut_reply(qtbot: Any, window: Any) -> Any:
+    _think_on(qtbot, window)
+    _send(qtbot, window, "Hard question")
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    card = window.pane.view.messages()[-1]
+    assert len(card.action_buttons()) == 2
+    return card
+
+
+def test_actions_leave_while_another_reply_streams(qtbot: Any, make_window: Any) -> None:
+    engine = FakeEngine(reply="Final answer.", thought=THOUGHT, thought_cut=True, delay=0.02)
+    window = make_window(engine, FakeRegistry())
+    card = _cut_reply(qtbot, window)
+    engine.thought_cut = False
+    _send(qtbot, window, "Another question")
+    qtbot.waitUntil(lambda: window.chat.generating, timeout=5000)
+    assert card.action_buttons() == []  # not clickable while the next reply is written
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    assert card.action_buttons() == []  # and no longer the last reply afterwards
+
+
+def test_actions_come_back_after_a_restart(qtbot: Any, make_window: Any, basedir: Any) -> None:
+    window = make_window(FakeEngine(thought=THOUGHT, thought_cut=True), FakeRegistry())
+    _cut_reply(qtbot, window)
+    window.close()
+    # The conversation opens before the model has loaded; the actions appear once it has.
+    again = make_window(FakeEngine(thought=THOUGHT, thought_cut=True), FakeRegistry())
+    card = again.pane.view.messages()[-1]
+    qtbot.waitUntil(lambda: len(card.action_buttons()) == 2, timeout=5000)
+    assert "did not finish" in card.thinking.header_text
+
+
+def test_a_failed_continuation_keeps_the_reply_as_it_was(qtbot: Any, make_window: Any) -> None:
+    engine = FakeEngine(reply="Final answer.", thought=THOUGHT, thought_cut=True)
+    window = make_window(engine, FakeRegistry())
+    card = _cut_reply(qtbot, window)
+    before = window.store.list_messages(window.chat.conversation_id)[-1]
+    engine.fail_continuation = "The prompt needs 3,000 tokens but the context holds 2,048."
+    qtbot.mouseClick(card.action_buttons()[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    after = window.store.list_messages(window.chat.conversation_id)[-1]
+    assert (after.status, after.finish_reason, after.stats, after.thinking, after.content) == (
+        before.status, before.finish_reason, before.stats, before.thinking, before.content)
+    assert "could not be continued" in window.pane.composer.error[0]
+    assert "did not finish" in card.thinking.header_text
+    assert len(card.action_buttons()) == 2
+
+
+def test_a_thought_reopened_during_the_answer_stays_open(qtbot: Any, make_window: Any) -> None:
+    engine = FakeEngine(reply=" ".join(["word"] * 80), thought="a b c", delay=0.02)
+    window = make_window(engine, FakeRegistry())
+    _think_on(qtbot, window)
+    _send(qtbot, window, "Q")
+    qtbot.waitUntil(lambda: window.chat.generating, timeout=5000)
+    card = window.pane.view.messages()[-1]
+    qtbot.waitUntil(lambda: "word" in card.text, timeout=10_000)
+    assert not card.thinking.expanded  # folded when the answer began
+    qtbot.mouseClick(card.thinking.findChild(object, "ThinkingHeader"),
+                     Qt.MouseButton.LeftButton)
+    assert window.chat.generating and card.thinking.expanded
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    assert card.thinking.expanded
+
+
+def test_fold_setting_off_keeps_the_thought_open(qtbot: Any, make_window: Any) -> None:
+    engine = FakeEngine(reply=" ".join(["word"] * 60), thought="a b c", delay=0.02)
+    window = make_window(engine, FakeRegistry())
+    window.preferences.fold_thinking = False
+    _think_on(qtbot, window)
+    _send(qtbot, window, "Q")
+    conversation_id = window.chat.conversation_id
+    qtbot.waitUntil(lambda: window.chat.generating, timeout=5000)
+    qtbot.waitUntil(lambda: "word" in window.pane.view.messages()[-1].text, timeout=10_000)
+    assert window.pane.view.messages()[-1].thinking.expanded
+    # Leaving and coming back while the answer streams shows it open as well.
+    window.chat.open_conversation(conversation_id)
+    assert window.chat.generating
+    assert window.pane.view.messages()[-1].thinking.expanded
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=10_000)
+    assert window.pane.view.messages()[-1].thinking.expanded

@@ -120,3 +120,17 @@ def test_describe_loop_collapses_and_cuts() -> None:
     long = describe_loop(loop, "x" * 100, limit=10)
     assert long == "x" * 9 + "…"
     assert describe_loop(loop, "y" * 10, limit=10) == "y" * 10
+
+
+def test_reply_settings_let_requested_repetition_through() -> None:
+    # "hello" written 100 times (one token each, period 1) and a 2-token item 90 times.
+    assert never_loops([42] * 100, RepetitionDetector.for_replies())
+    assert never_loops([42, 43] * 90, RepetitionDetector.for_replies())
+    count, loop = first_loop([42, 43] * 200, RepetitionDetector.for_replies())
+    assert count == 200 and loop.period == 2
+    # A 60-token paragraph said again and again is stopped after five times.
+    count, loop = first_loop(phrase(60) * 10, RepetitionDetector.for_replies())
+    assert count == 300 and loop.period == 60
+    # Longer periods up to 128 tokens are watched too.
+    count, loop = first_loop(phrase(120) * 8, RepetitionDetector.for_replies())
+    assert count == 600 and loop.period == 120
