@@ -106,7 +106,8 @@ class SettingsDialog(QDialog):
         row.addWidget(QLabel("thinking and answer together"), 1)
         row.itemAt(1).widget().setObjectName("Hint")
         form.addRow("Max length when thinking", row)
-        self.think_by_default = QCheckBox("Think before answering, unless a chat's Think switch says otherwise")
+        self.think_by_default = QCheckBox(
+            "Think before answering, unless a chat's Think switch says otherwise")
         self.think_by_default.setChecked(settings.think_by_default)
         form.addRow("Thinking", self.think_by_default)
         self.fold_thinking = QCheckBox("Fold the thinking away when the answer starts")
