@@ -15,6 +15,8 @@ from gemma_desktop.core.errors import PasswordRequiredError, UserError
 
 DEFAULT_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
+# Exit status when the model was still thinking and wrote no answer.
+NO_ANSWER = 3
 
 
 def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -207,18 +209,24 @@ def _ask(args: argparse.Namespace) -> int:
             sampling = replace(sampling, seed=args.seed)
 
         thought_shown = [False]
+        # On a terminal the thought is dimmed and labelled, so it reads apart from the answer.
+        dim, plain = ("\x1b[2m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
 
-        def write(piece: str) -> None:
+        def end_thought() -> None:
             if thought_shown[0]:
-                # The thinking on stderr ends with a line break before the answer starts.
-                sys.stderr.write("\n")
+                sys.stderr.write(f"{plain}\n")
                 sys.stderr.flush()
                 thought_shown[0] = False
+
+        def write(piece: str) -> None:
+            end_thought()
             sys.stdout.write(piece)
             sys.stdout.flush()
 
         def write_thought(piece: str) -> None:
-            thought_shown[0] = True
+            if not thought_shown[0]:
+                sys.stderr.write(f"{dim}Thinking: " if dim else "")
+                thought_shown[0] = True
             sys.stderr.write(piece)
             sys.stderr.flush()
 
@@ -262,14 +270,14 @@ def _ask(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            if thought_shown[0]:
-                sys.stderr.write("\n")
+            end_thought()
             sys.stdout.write("\n")
             sys.stdout.flush()
             note = _finish_note(result, args.max_tokens, info.n_ctx)
             if note:
                 print(f"gemma-desktop: {note}", file=sys.stderr)
-        return 0
+        # Scripts can tell "thought but never answered" apart from an answer.
+        return NO_ANSWER if not result.thinking_complete and not result.answered else 0
     finally:
         engine.shutdown()
 

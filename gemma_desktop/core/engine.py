@@ -41,6 +41,7 @@ ProgressCallback = Callable[[int, int], None]
 DEFAULT_N_BATCH = 512
 # Private-use characters stand for marker control tokens in the parser's input.
 _MARKER_BASE = 0xF0100
+_NO_MARKER_CHARS = {_MARKER_BASE + i: None for i in range(16)}
 # llama.cpp's "random seed" value.
 RANDOM_SEED = 0xFFFFFFFF
 
@@ -451,6 +452,7 @@ class Engine:
         on_thinking: TokenCallback | None = None,
         on_prompt_progress: ProgressCallback | None = None,
         stop_on_repetition: bool = True,
+        on_thought_tokens: Callable[[int], None] | None = None,
     ) -> Future[GenerationResult]:
         """Stream one model turn on the engine thread.
 
@@ -458,10 +460,11 @@ class Engine:
         either. `thinking` renders the template with its thinking switch on. `continuation`
         carries on a reply cut short (its text goes back in as the model's own). A model
         that keeps repeating itself is stopped with finish_reason "repetition".
+        `on_thought_tokens` gets the running count of thought tokens (markers included).
         """
         request = _Request(
             max_tokens, sampling, thinking, continuation, on_token, on_thinking,
-            on_prompt_progress, stop_on_repetition,
+            on_prompt_progress, stop_on_repetition, on_thought_tokens,
         )
         with self._seq_lock:
             self._submitted += 1
@@ -613,8 +616,7 @@ class Engine:
                 if llama_cpp.llama_vocab_is_control(vocab, token):
                     # Control tokens carry no text, except thought markers before the answer:
                     # those reach the parser (once the answer runs, they are dropped).
-                    marker = markers.get(token, "") if stream.takes_markers else ""
-                    stream.feed(marker, last_at)
+                    stream.feed(stream.marker_text(markers.get(token, "")), last_at)
                 else:
                     piece = self._piece(token, special=False)
                     stream.feed(decoder.decode(piece) if piece else "", last_at)
@@ -657,7 +659,7 @@ class Engine:
             # The exact tokens: the parser replays them one by one, as they were streamed.
             written = list(continuation.token_ids)
             for token in written:
-                stream.prime(self._stream_text(token, stream.takes_markers))
+                stream.prime(self._stream_text(token, stream))
             opened = stream.open_markers
             if continuation.close_thought and stream.in_thought and opened is not None:
                 real, spelled = self._pair(opened)
@@ -691,12 +693,12 @@ class Engine:
     def _tokenize_marker(self, text: str) -> list[int]:
         return list(self._require().tokenize(text.encode(), add_bos=False, special=True))
 
-    def _stream_text(self, token: int, takes_markers: bool) -> str:
+    def _stream_text(self, token: int, stream: _ThoughtStream) -> str:
         """A generated token's text as the stream sees it (see the generation loop)."""
         import llama_cpp
 
         if llama_cpp.llama_vocab_is_control(self._vocab, token):
-            return self._marker_ids.get(token, "") if takes_markers else ""
+            return stream.marker_text(self._marker_ids.get(token, ""))
         return self._piece(token, special=False).decode("utf-8", errors="replace")
 
 
@@ -742,6 +744,7 @@ class _Request:
     on_thinking: TokenCallback | None
     on_prompt_progress: ProgressCallback | None
     stop_on_repetition: bool
+    on_thought_tokens: Callable[[int], None] | None = None
 
 
 class _ThoughtStream:
@@ -758,6 +761,7 @@ class _ThoughtStream:
         self._request = request
         if opened_by_prompt is not None and opened_by_prompt[1] not in markers:
             markers = [*markers, opened_by_prompt[1]]
+        self._markers = tuple(markers)
         self._parser = ThinkingParser(
             markers, in_thought=opened_by_prompt[1] if opened_by_prompt else None
         )
@@ -789,10 +793,21 @@ class _ThoughtStream:
         """The markers (as the parser sees them) of the thought that opened, if one did."""
         return self._parser.markers
 
-    @property
-    def takes_markers(self) -> bool:
-        """True until the answer has begun: marker tokens after that are not content."""
-        return self._parser.state != "answer"
+    def marker_text(self, spelled: str) -> str:
+        """A marker token's text for the parser, or "" when it would not change the state.
+
+        Control tokens never become visible text: an opener only counts before anything else,
+        a closer only inside a thought; a stray one (a second opener mid-thought, any marker
+        once the answer runs) is dropped.
+        """
+        if not spelled:
+            return ""
+        state = self._parser.state
+        opens = any(spelled == m.open for m in self._markers)
+        closes = any(spelled == m.close for m in self._markers)
+        if (opens and state == "start") or (closes and state == "thinking"):
+            return spelled
+        return ""
 
     @property
     def in_thought(self) -> bool:
@@ -811,6 +826,8 @@ class _ThoughtStream:
             if not self._since:
                 self._since = now
             self.tokens += 1 + (self._undecided if before == "start" else 0)
+            if self._request.on_thought_tokens is not None:
+                self._request.on_thought_tokens(self.tokens)
             if after != "thinking":
                 self._elapsed += now - self._since
                 self._since = 0.0
@@ -822,7 +839,10 @@ class _ThoughtStream:
             self._emit(self._parser.feed(text))
 
     def _emit(self, pieces: Sequence[tuple[str, str]]) -> None:
-        for kind, text in pieces:
+        for kind, raw in pieces:
+            text = raw.translate(_NO_MARKER_CHARS)
+            if not text:
+                continue
             if kind == "thinking":
                 self._thinking.append(text)
                 if self._request.on_thinking is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -88,11 +89,32 @@ class RepetitionDetector:
 
 
 def describe_loop(loop: Loop, text: str, limit: int = 60) -> str:
-    """A short quote of one period's text: whitespace collapsed, cut to `limit` with "…"."""
+    """A short quote of one period's text: from a sentence or word start, cut at a word."""
     # `loop` is part of the signature so callers hand over the whole finding; the quote needs
     # only the text today.
     del loop
-    quote = " ".join(text.split())
+    quote = " ".join(_from_a_start(text).split())
     if len(quote) <= limit:
         return quote
-    return quote[: max(limit - 1, 0)].rstrip() + "…"
+    cut = quote[: max(limit - 1, 0)]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _from_a_start(text: str) -> str:
+    """A period's text turned round (it repeats, so any start is the same loop) to begin at a
+    sentence's start, else at a word's, rather than mid-sentence or mid-word."""
+    stripped = text.strip()
+    if not stripped:
+        return text
+    if not (stripped[0].isupper() or stripped[-1] in ".!?"):
+        sentence = re.search(r"[.!?]\s+(?=\S)", text)
+        if sentence is not None:
+            return text[sentence.end() :] + text[: sentence.end()]
+    if not text[0].isspace() and not text[-1].isspace():  # the repetition starts mid-word
+        word = re.search(r"\s+(?=\S)", text)
+        if word is not None:
+            return text[word.end() :] + text[: word.end()]
+    return text

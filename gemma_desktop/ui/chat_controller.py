@@ -48,18 +48,19 @@ class _Reply:
     max_tokens: int = 0
     thinking: bool = False  # the prompt asked the model to think
     thought: str = ""
-    thought_pieces: list[int] = field(default_factory=lambda: [0])  # engine thread
+    thought_count: list[int] = field(default_factory=lambda: [0])  # set on the engine thread
     thought_base_tokens: int = 0  # thought tokens of the reply this one carries on
     thought_base_s: float = 0.0
     thought_started_at: float = 0.0
     thought_ended: bool = False
+    limit_setting: str = "reply"  # which setting the limit came from: "reply" or "thinking"
     speed_base: int = 0  # tokens of the earlier part of a continued reply (not timed now)
     earlier: Any = None  # the stored message a continuation started from, restored on failure
 
     @property
     def thought_tokens(self) -> int:
-        """Thought tokens so far (those carried over included)."""
-        return self.thought_base_tokens + self.thought_pieces[0]
+        """Thought tokens so far (the engine's count, which includes any carried over)."""
+        return max(self.thought_base_tokens, self.thought_count[0])
 
     def thought_seconds(self, now: float) -> float:
         """Seconds spent thinking so far."""
@@ -515,8 +516,10 @@ class ChatController(QObject):
                      max_tokens: int | None = None, earlier: Any = None) -> None:
         now = time.monotonic()
         limit = max_tokens or self.max_tokens(thinking)
+        answer_only = continuation is not None and continuation.close_thought
         reply = _Reply(conversation_id, message_id, messages, started_at=now, saved_at=now,
-                       max_tokens=limit, thinking=thinking, earlier=earlier)
+                       max_tokens=limit, thinking=thinking, earlier=earlier,
+                       limit_setting="thinking" if thinking and not answer_only else "reply")
         if continuation is not None:
             reply.text = continuation.answer
             reply.thought = continuation.thinking
@@ -538,7 +541,7 @@ class ChatController(QObject):
         self._composer.set_generating(True)
         self._status.set_state("Reading prompt 0 %")
         self._status.set_speed(None)
-        counter, thought_counter = reply.pieces, reply.thought_pieces
+        counter, thought_counter = reply.pieces, reply.thought_count
         batcher = self._batcher
 
         def on_token(piece: str) -> None:  # engine thread: no Qt calls besides the buffer
@@ -547,14 +550,16 @@ class ChatController(QObject):
 
         def on_thinking(piece: str) -> None:  # engine thread
             counter[0] += 1
-            thought_counter[0] += 1
             batcher.push_thinking(piece)
+
+        def on_thought_tokens(count: int) -> None:  # engine thread: a plain int store
+            thought_counter[0] = count
 
         batcher.start()
         future = self._engine.generate(
             messages, max_tokens=limit, thinking=thinking, continuation=continuation,
             on_token=on_token, on_thinking=on_thinking,
-            on_prompt_progress=self._progress.report,
+            on_prompt_progress=self._progress.report, on_thought_tokens=on_thought_tokens,
         )
         self._runner.watch(future, on_done=lambda r: self._on_generated(reply, r),
                            on_error=lambda e: self._on_generation_failed(reply, e))
@@ -649,11 +654,13 @@ class ChatController(QObject):
             "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
             "prompt_eval_s": round(result.prompt_eval_s, 4),
             "max_tokens": reply.max_tokens,
+            "limit_setting": reply.limit_setting,
         }
         if result.length_limit:
             stats["length_limit"] = result.length_limit
         reply_ids = getattr(result, "reply_token_ids", None)
-        if result.finish_reason == "length" and reply_ids:
+        resumable = result.finish_reason == "length" or not result.thinking_complete
+        if resumable and reply_ids:
             # Kept so "Continue" resumes from exactly these tokens (with this model only).
             stats["token_ids"] = list(reply_ids)
             stats["token_ids_model"] = self.model_id
@@ -791,20 +798,24 @@ class ChatController(QObject):
 def reply_actions(status: str, finish_reason: str | None, stats: dict[str, Any],
                   model_loaded: bool) -> list[tuple[str, str, str]]:
     """The actions offered under a reply that ended early: (mode, label, tooltip)."""
-    if not model_loaded or status != "done" or finish_reason != "length":
+    if not model_loaded or status not in ("done", "stopped"):
         return []
     if stats.get("length_limit") == "context":
         return []  # more room needs a larger context; the note says so
     limit = int(stats.get("max_tokens") or 0)
     more = f" (+{limit:,} tokens)" if limit else ""
     if not stats.get("thinking_complete", True) and not stats.get("answered", True):
-        return [
-            ("more", f"Continue thinking{more}",
-             "Let the model think further with a larger limit, then answer."),
-            ("answer", "Answer now",
-             "End the thinking here and have the model write its answer."),
-        ]
-    return [("more", f"Continue{more}", "Write more of this reply.")]
+        actions = []
+        if finish_reason != "repetition":  # a thought going round in circles needs no more
+            actions.append(("more", f"Continue thinking{more}",
+                            "Let the model think further, then answer."))
+        actions.append(("answer", "Answer now",
+                        "End the thinking here and have the model write its answer "
+                        "(up to Max reply length)."))
+        return actions
+    if status == "done" and finish_reason == "length":
+        return [("more", f"Continue{more}", "Write more of this reply.")]
+    return []
 
 
 def _partial_stats(reply: _Reply) -> dict[str, Any]:

@@ -189,9 +189,11 @@ class Composer(QFrame):
         if not self.think_button.isEnabled():
             tip = self._unavailable_reason or "Thinking needs a model that can reason first."
         elif self.think_button.isChecked():
-            tip = "On: the model reasons before it answers (shown in a panel above the answer)."
+            tip = ("On: the model reasons before it answers (shown in a panel above the answer). "
+                   "A change applies from the next message.")
         else:
-            tip = "Off: the model answers at once. Turn on to let it reason first."
+            tip = ("Off: the model answers at once. Turn on to let it reason first; a change "
+                   "applies from the next message.")
         self.think_button.setToolTip(tip)
 
     @Slot()

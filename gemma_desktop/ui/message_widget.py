@@ -295,15 +295,17 @@ def note_for(status: str, finish_reason: str | None, stats: dict[str, Any]) -> s
         what = f"“{quote}”" if quote else "the same text"
         return (f"Stopped: the model kept repeating {what} over and over. Regenerate, or "
                 "rephrase the question.")
-    unfinished_thought = not stats.get("thinking_complete", True) and not stats.get("answered",
-                                                                                     True)
+    unfinished_thought = not stats.get("thinking_complete", True) and not stats.get(
+        "answered", True)
+    setting = ("Settings → Max length when thinking" if stats.get("limit_setting") == "thinking"
+               else "Settings → Max reply length")
     if status == "done" and unfinished_thought and finish_reason == "length":
-        limit = stats.get("max_tokens")
-        limit_text = f" ({int(limit):,} tokens)" if limit else ""
         if stats.get("length_limit") == "context":
             return ("The context window filled up while the model was still thinking, so no "
                     "answer was written. Raise the context size (Settings) or start a new chat.")
-        return (f"The reply limit{limit_text} was reached while the model was still thinking, "
+        used = int(stats.get("completion_tokens") or 0)
+        after = f" after {used:,} tokens" if used else ""
+        return (f"The model was still thinking{after} when the limit was reached ({setting}), "
                 "so no answer was written.")
     if status == "done" and unfinished_thought:
         return ("The model ended its turn while still thinking, without an answer. "
@@ -311,7 +313,7 @@ def note_for(status: str, finish_reason: str | None, stats: dict[str, Any]) -> s
     if status == "done" and finish_reason == "length" and stats.get("length_limit") == "context":
         return "The context window is full, so the reply stopped here (Settings → Context size)."
     if status == "done" and finish_reason == "length":
-        return "Reached the reply length limit (Settings → Max reply length)."
+        return f"Reached the length limit ({setting})."
     if status == "streaming":
         return INTERRUPTED_NOTE
     return ""

@@ -103,11 +103,14 @@ class SettingsDialog(QDialog):
         row.addWidget(self.thinking_max_tokens)
         # Not refused when above the context size: a reply simply stops when the context is
         # full, and the message under it says so.
-        row.addWidget(QLabel("thinking and answer together"), 1)
-        row.itemAt(1).widget().setObjectName("Hint")
+        thinking_hint = QLabel(f"{MIN_MAX_TOKENS}–{MAX_MAX_TOKENS:,}, thinking and answer together")
+        thinking_hint.setObjectName("Hint")
+        row.addWidget(thinking_hint, 1)
         form.addRow("Max length when thinking", row)
-        self.think_by_default = QCheckBox(
-            "Think before answering, unless a chat's Think switch says otherwise")
+        self.think_by_default = QCheckBox("Think before answering by default (models that can)")
+        self.think_by_default.setToolTip(
+            "Chats whose Think switch you have not changed follow this; the switch next to "
+            "Send decides for its own chat.")
         self.think_by_default.setChecked(settings.think_by_default)
         form.addRow("Thinking", self.think_by_default)
         self.fold_thinking = QCheckBox("Fold the thinking away when the answer starts")

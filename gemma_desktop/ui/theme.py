@@ -75,6 +75,7 @@ def style_sheet(c: Colors) -> str:
     values = {k: v for k, v in vars(c).items() if isinstance(v, str)}
     folder = resources.files("gemma_desktop.resources")
     values["arrow"] = str(folder.joinpath("chevron-down.svg")).replace("\\", "/")
+    values["check"] = str(folder.joinpath("check.svg")).replace("\\", "/")
     return Template(source).safe_substitute(values)
 
 

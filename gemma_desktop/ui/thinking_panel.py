@@ -268,6 +268,8 @@ class ThinkingPanel(QFrame):
         self.body.setPlainText(text)
         self.setVisible(bool(text) or not complete)
         self.set_expanded(not complete)
+        # Read from history: the thought is opened at its start, not its end.
+        self.body.verticalScrollBar().setValue(0)
         self._sync()
 
     def set_expanded(self, expanded: bool) -> None:

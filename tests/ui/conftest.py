@@ -105,7 +105,8 @@ class FakeEngine:
 
     def generate(self, messages: Any, *, max_tokens: int = 1024, sampling: Any = None,
                  thinking: bool = False, continuation: Any = None, on_token: Any = None,
-                 on_thinking: Any = None, on_prompt_progress: Any = None) -> Future[Any]:
+                 on_thinking: Any = None, on_prompt_progress: Any = None,
+                 on_thought_tokens: Any = None) -> Future[Any]:
         self.generated.append(list(messages))
         self.calls.append({"thinking": thinking, "continuation": continuation,
                            "max_tokens": max_tokens})
@@ -118,6 +119,9 @@ class FakeEngine:
                 out.append(piece)
                 if callback:
                     callback(piece)
+                if callback is on_thinking and on_thought_tokens:
+                    on_thought_tokens(len(out) + (continuation.thinking_tokens
+                                                  if continuation else 0))
                 self._cancel.wait(self.delay)
             return True
 

@@ -141,9 +141,10 @@ def test_limit_reached_while_thinking_offers_continue_and_answer_now(
 
 def test_notes_and_actions_for_every_ending() -> None:
     cut = {"thinking_complete": False, "answered": False, "max_tokens": 1024,
-           "length_limit": "max_tokens"}
-    assert "(1,024 tokens) was reached while the model was still thinking" in note_for(
-        "done", "length", cut)
+           "length_limit": "max_tokens", "limit_setting": "thinking", "completion_tokens": 1024}
+    assert note_for("done", "length", cut) == (
+        "The model was still thinking after 1,024 tokens when the limit was reached "
+        "(Settings → Max length when thinking), so no answer was written.")
     assert [m for m, _l, _t in reply_actions("done", "length", cut, True)] == ["more", "answer"]
     assert reply_actions("done", "length", cut, False) == []
     full = {**cut, "length_limit": "context"}
@@ -151,11 +152,18 @@ def test_notes_and_actions_for_every_ending() -> None:
     assert reply_actions("done", "length", full, True) == []
     ended = {"thinking_complete": False, "answered": False}
     assert "ended its turn while still thinking" in note_for("done", "stop", ended)
-    loop = note_for("done", "repetition", {"repeated": "the same line"})
-    assert "kept repeating “the same line”" in loop
-    answered = {"max_tokens": 1024, "length_limit": "max_tokens"}
+    # Stopped mid-thought, or a thought going round in circles: an answer can still be asked.
+    assert [m for m, _l, _t in reply_actions("stopped", "cancelled", ended, True)] == [
+        "more", "answer"]
+    looped = {**ended, "repeated": "the same line"}
+    assert "kept repeating “the same line”" in note_for("done", "repetition", looped)
+    assert [m for m, _l, _t in reply_actions("done", "repetition", looped, True)] == ["answer"]
+    answered = {"max_tokens": 1024, "length_limit": "max_tokens", "limit_setting": "reply"}
+    assert note_for("done", "length", answered) == (
+        "Reached the length limit (Settings → Max reply length).")
     assert reply_actions("done", "length", answered, True)[0][1] == "Continue (+1,024 tokens)"
     assert reply_actions("done", "stop", {}, True) == []
+    assert reply_actions("stopped", "cancelled", {"answered": True}, True) == []
     assert note_for("done", "stop", {"thinking_complete": True, "answered": True}) == ""
 
 

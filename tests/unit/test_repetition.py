@@ -134,3 +134,14 @@ def test_reply_settings_let_requested_repetition_through() -> None:
     # Longer periods up to 128 tokens are watched too.
     count, loop = first_loop(phrase(120) * 8, RepetitionDetector.for_replies())
     assert count == 600 and loop.period == 120
+
+
+def test_quote_starts_at_a_sentence_or_word_and_ends_at_a_word() -> None:
+    loop = Loop(period=20, repeats=5, tokens=tuple(range(20)))
+    # Caught mid-sentence: the quote starts where a sentence starts.
+    assert describe_loop(loop, "blue light. The source is a ") == "The source is a blue light."
+    # Caught mid-word: it starts at the next word.
+    assert describe_loop(loop, "ing again and again and go") == "again and again and going"
+    # Cut at a word, not inside one.
+    long = describe_loop(loop, "The lamp is red. " + "word " * 30, limit=30)
+    assert long == "The lamp is red. word word…"
