@@ -79,6 +79,7 @@ class SettingsDialog(QDialog):
         shared = QGroupBox("All chats")
         form = QFormLayout(shared)
         form.setSpacing(8)
+        form.setHorizontalSpacing(16)
         self.n_ctx = _spin_box(settings.n_ctx, 1024)
         self.n_ctx_limit = QLabel(f"up to {max_ctx:,} for this model" if max_ctx else "")
         self.n_ctx_limit.setObjectName("Hint")
