@@ -79,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the exact prompt and its token count only"
     )
 
+    doctor = commands.add_parser(
+        "doctor", help="check this machine and say which Gemma 4 model fits it"
+    )
+    _add_common(doctor, top=False)
+    doctor.add_argument("--json", action="store_true")
+
+    fit = commands.add_parser("fit", help="the memory a catalog model needs on this machine")
+    _add_common(fit, top=False)
+    fit.add_argument("model", metavar="MODEL", help="catalog model, e.g. gemma-4-e4b or 31b")
+    fit.add_argument("--quant", metavar="Q", help="quantisation (default: the first listed)")
+    fit.add_argument("--ctx", type=int, metavar="N", help="context size (default: the largest "
+                     "that fits, else the model's maximum)")
+    fit.add_argument("--cache-type", choices=("f16", "q8_0", "q4_0"), default="f16")
+    fit.add_argument("--mmproj", action="store_true", help="include the vision projector")
+    fit.add_argument("--json", action="store_true")
+
     models = commands.add_parser("models", help="list the installed models")
     _add_common(models, top=False)
     models.add_argument("--json", action="store_true")
@@ -95,6 +111,10 @@ def run_command(args: argparse.Namespace) -> int:
             return _ask(args)
         if args.command == "models":
             return _models(args)
+        if args.command == "doctor":
+            return _doctor(args)
+        if args.command == "fit":
+            return _fit(args)
     except PasswordRequiredError as exc:
         action = "Check the value of --password." if exc.wrong else "Give it with --password."
         print(f"gemma-desktop: error: {exc.message} {action}", file=sys.stderr)
@@ -305,6 +325,75 @@ def _finish_note(result: Any, max_tokens: int, n_ctx: int) -> str:
     if result.finish_reason == "length":
         return f"stopped at --max-tokens {max_tokens}"
     return ""
+
+
+def _gib(value: int | None) -> str:
+    return "?" if value is None else f"{value / (1 << 30):.1f} GiB"
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from gemma_desktop.core.catalog import load_catalog
+    from gemma_desktop.core.fit import recommend
+    from gemma_desktop.core.hardware import probe
+    from gemma_desktop.core.paths import resolve_paths
+
+    paths = resolve_paths(args.basedir).ensure()
+    hardware = probe(paths.models)
+    choice = recommend(load_catalog(), hardware)
+    if args.json:
+        data: dict[str, Any] = {"hardware": hardware.to_dict(), "recommendation": None}
+        if choice is not None:
+            data["recommendation"] = {
+                "model": choice.model.id, "quant": choice.file.quant, "n_ctx": choice.n_ctx,
+                "reason": choice.reason, "estimate": choice.estimate.to_dict(),
+            }
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    gpus = ", ".join(f"{g.name} ({_gib(g.total_bytes)})" for g in hardware.gpus) or "none"
+    print(f"CPU      {hardware.cpu_name} · {hardware.physical_cores} cores "
+          f"({', '.join(hardware.cpu_features) or 'no AVX/NEON found'})")
+    print(f"Memory   {_gib(hardware.total_ram)} total, {_gib(hardware.available_ram)} available")
+    print(f"GPU      {gpus}; GPU offload in this build: {'yes' if hardware.gpu_offload else 'no'}")
+    print(f"Disk     {_gib(hardware.disk_free)} free in {paths.models}")
+    for note in hardware.notes:
+        print(f"Note     {note}")
+    if choice is None:
+        print("Fit      No Gemma 4 model fits in the memory available; the starter still works.")
+    else:
+        print(f"Fit      {choice.reason}")
+        for note in choice.estimate.notes:
+            print(f"Note     {note}")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from gemma_desktop.core.catalog import find_model
+    from gemma_desktop.core.fit import estimate, largest_context
+    from gemma_desktop.core.hardware import probe
+
+    model = find_model(args.model)
+    file = model.file(args.quant)
+    hardware = probe(check_offload=True)
+    if args.ctx is not None and args.ctx < 256:
+        raise UserError("--ctx must be at least 256 tokens.")
+    n_ctx = args.ctx or largest_context(model, file, hardware, args.cache_type)
+    result = estimate(model, file, n_ctx or model.max_context, cache_type=args.cache_type,
+                      with_mmproj=args.mmproj, hardware=hardware)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    verdict = "fits" if result.fits else "does NOT fit"
+    print(f"{model.name} {file.quant} at {result.n_ctx:,} tokens ({result.cache_type} cache): "
+          f"{verdict} in {_gib(result.budget_bytes)} available")
+    for label, value in (("weights", result.weights_bytes), ("KV cache", result.kv_bytes),
+                         ("vision projector", result.mmproj_bytes),
+                         ("compute buffers", result.overhead_bytes),
+                         ("total", result.total_bytes)):
+        print(f"  {label:<17} {_gib(value):>10}")
+    print(f"  GPU layers        {result.n_gpu_layers:>10}")
+    for note in result.notes:
+        print(f"Note: {note}")
+    return 0
 
 
 def _models(args: argparse.Namespace) -> int:
