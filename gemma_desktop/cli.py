@@ -434,12 +434,12 @@ def _models(args: argparse.Namespace) -> int:
     default = registry.default_id()
     for row in rows:
         row["default"] = row["id"] == default
+    catalog = _catalog_rows({Path(e.path).name for e in entries if e.available}, paths.models)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps(rows + catalog, ensure_ascii=False, indent=2))
         return 0
     if not rows:
         print("No models installed. Open a GGUF in the app, or run with --model PATH.")
-        return 0
     for row in rows:
         size = f"{row['size_bytes'] / 1e6:,.0f} MB" if row["size_bytes"] else "-"
         state = "" if row["available"] else "  [file missing]"
@@ -447,4 +447,46 @@ def _models(args: argparse.Namespace) -> int:
         if row["default"]:
             note += "  [default]"
         print(f"{row['id']:<32} {size:>10}  {row['name']}{state}{note}")
+    print("\nGemma 4 catalog (fit on this machine at the largest context that fits):")
+    for row in catalog:
+        fit = row["fit"]
+        verdict = (f"fits, {fit['n_ctx']:,} tokens" if fit["fits"]
+                   else f"does not fit ({fit['total_bytes'] / (1 << 30):.1f} GiB needed)")
+        installed = "  [installed]" if row["installed"] else ""
+        print(f"{row['id']:<32} {row['size_bytes'] / 1e9:>7.1f} GB  {row['name']}: "
+              f"{verdict}{installed}")
     return 0
+
+
+def _catalog_rows(installed_names: set[str], models_dir: Path) -> list[dict[str, Any]]:
+    """One row per catalog file: installed or not, and whether it fits this machine."""
+    from gemma_desktop.core.catalog import load_catalog
+    from gemma_desktop.core.fit import estimate, largest_context
+    from gemma_desktop.core.hardware import probe
+
+    hardware = probe(models_dir, check_offload=False)
+    rows: list[dict[str, Any]] = []
+    for model in load_catalog():
+        if model.rung == "starter":
+            continue
+        for file in model.files:
+            n_ctx = largest_context(model, file, hardware) or 32768
+            fit = estimate(model, file, n_ctx, hardware=hardware)
+            rows.append({
+                "id": f"{model.id}:{file.quant}",
+                "name": f"{model.name} {file.quant}",
+                "path": None,
+                "source": "catalog",
+                "repo": file.repo,
+                "file": file.file,
+                "size_bytes": file.size,
+                "size_approximate": file.approximate,
+                "context_length": model.max_context,
+                "quantization": file.quant,
+                "capabilities": list(model.capabilities),
+                "available": file.file in installed_names,
+                "installed": file.file in installed_names,
+                "default": False,
+                "fit": fit.to_dict(),
+            })
+    return rows

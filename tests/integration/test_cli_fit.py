@@ -39,3 +39,17 @@ def test_fit_gives_every_part_and_a_verdict(tmp_path: Path) -> None:
     wrong = run(tmp_path, "fit", "gemma-9")
     assert wrong.returncode == 2 and "Known models" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_models_lists_the_catalog_with_a_fit_verdict(tmp_path: Path) -> None:
+    done = run(tmp_path, "models", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    catalog = [r for r in rows if r["source"] == "catalog"]
+    assert {r["id"].split(":")[0] for r in catalog} == {
+        "gemma-4-e2b", "gemma-4-e4b", "gemma-4-26b-a4b", "gemma-4-31b"}
+    for row in catalog:
+        assert row["installed"] is False and isinstance(row["fit"]["fits"], bool)
+        assert row["fit"]["total_bytes"] > row["size_bytes"]
+    text = run(tmp_path, "models")
+    assert "Gemma 4 catalog" in text.stdout and "gemma-4-31b:Q4_K_M" in text.stdout
