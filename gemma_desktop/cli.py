@@ -95,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--mmproj", action="store_true", help="include the vision projector")
     fit.add_argument("--json", action="store_true")
 
+    pull = commands.add_parser(
+        "pull", help="download a catalog model (or any GGUF on Hugging Face), resumable"
+    )
+    _add_common(pull, top=False)
+    pull.add_argument("model", metavar="MODEL", nargs="?", help="catalog model, e.g. gemma-4-e4b")
+    pull.add_argument("--quant", metavar="Q", help="quantisation (default: the first listed)")
+    pull.add_argument("--repo", metavar="REPO", help="a Hugging Face repository instead")
+    pull.add_argument("--file", metavar="FILE", help="the GGUF file in --repo")
+
     models = commands.add_parser("models", help="list the installed models")
     _add_common(models, top=False)
     models.add_argument("--json", action="store_true")
@@ -115,6 +124,8 @@ def run_command(args: argparse.Namespace) -> int:
             return _doctor(args)
         if args.command == "fit":
             return _fit(args)
+        if args.command == "pull":
+            return _pull(args)
     except PasswordRequiredError as exc:
         action = "Check the value of --password." if exc.wrong else "Give it with --password."
         print(f"gemma-desktop: error: {exc.message} {action}", file=sys.stderr)
@@ -393,6 +404,63 @@ def _fit(args: argparse.Namespace) -> int:
     print(f"  GPU layers        {result.n_gpu_layers:>10}")
     for note in result.notes:
         print(f"Note: {note}")
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    import threading
+
+    from gemma_desktop.core.catalog import find_model
+    from gemma_desktop.core.download import (
+        DownloadCancelled,
+        default_endpoint,
+        download,
+        resolve_url,
+        safe_target,
+    )
+    from gemma_desktop.core.models import ModelRegistry
+    from gemma_desktop.core.paths import resolve_paths
+
+    if args.repo or args.file:
+        if not (args.repo and args.file) or args.model:
+            raise UserError("Give --repo and --file together (and no MODEL).",
+                            hint="e.g. pull --repo unsloth/gemma-4-E4B-it-GGUF --file NAME.gguf")
+        repo, filename, size = args.repo, args.file, None
+    elif args.model:
+        model = find_model(args.model)
+        chosen = model.file(args.quant)
+        if chosen.bundled:
+            raise UserError("The starter is installed with the app; there is nothing to pull.")
+        repo, filename = chosen.repo, chosen.file
+        size = None if chosen.approximate else chosen.size
+    else:
+        raise UserError("Say what to pull.", hint="e.g. gemma-desktop pull gemma-4-e4b")
+    paths = resolve_paths(args.basedir).ensure()
+    target = safe_target(paths.models, filename)
+    url = resolve_url(default_endpoint(), repo, filename)
+    cancel = threading.Event()
+    shown = [0.0]
+
+    def report(p: Any) -> None:
+        now = time.monotonic()
+        if now - shown[0] < 0.2 and p.done < p.total:
+            return
+        shown[0] = now
+        eta = f"  {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left" if p.eta_s else ""
+        sys.stderr.write(f"\r{filename}: {p.done / 1e6:,.1f} / {p.total / 1e6:,.1f} MB  "
+                         f"{p.bytes_per_s / 1e6:.1f} MB/s{eta}   ")
+        sys.stderr.flush()
+
+    try:
+        download(url, target, expected_size=size, progress=report, cancel=cancel)
+    except (KeyboardInterrupt, DownloadCancelled):
+        cancel.set()
+        print(f"\ngemma-desktop: paused; run the same command again to resume from "
+              f"{target.name}.part", file=sys.stderr)
+        return 130
+    sys.stderr.write("\n")
+    entry = ModelRegistry(paths).add_local(target)
+    print(f"Ready: {entry.display_name} ({target})")
     return 0
 
 

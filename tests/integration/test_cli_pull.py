@@ -1,0 +1,73 @@
+"""pull from a local Hub-like server: a real GGUF arrives verified, resumes after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hf_server import FILENAME, REPO, HFServer
+
+pytestmark = pytest.mark.model
+
+
+def _command(basedir: Path, endpoint: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "gemma_desktop", *args, "--basedir", str(basedir)]
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMMA_DESKTOP_HOME", "HF_TOKEN")}
+    env["HF_ENDPOINT"] = endpoint
+    return env
+
+
+def test_pull_resumes_after_a_kill_and_registers_the_model(
+    starter_model_path: Path, tmp_path: Path
+) -> None:
+    basedir = tmp_path / "Daten März"
+    args = ("pull", "--repo", REPO, "--file", FILENAME)
+    with HFServer(starter_model_path.read_bytes()) as server:
+        server.behaviour.throttle = (1 << 20, 0.05)  # about 20 MB/s: time to kill it mid-way
+        part = basedir / "models" / (FILENAME + ".part")
+        first = subprocess.Popen(_command(basedir, server.base, *args), env=_env(server.base),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not (part.exists() and part.stat().st_size > 8 << 20):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        kept = part.stat().st_size
+        assert 0 < kept < len(server.data)
+
+        server.behaviour.throttle = None
+        done = subprocess.run(_command(basedir, server.base, *args), env=_env(server.base),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "Ready:" in done.stdout
+        ranges = [g.headers.get("range") for g in server.gets()]
+        assert any(r and r.startswith("bytes=") and int(r[6:].rstrip("-")) > 0 for r in ranges)
+        assert all("authorization" not in g.headers for g in server.gets())  # no stray token
+    target = basedir / "models" / FILENAME
+    assert target.stat().st_size == starter_model_path.stat().st_size and not part.exists()
+    listed = subprocess.run(_command(basedir, "", "models", "--json"), env=_env("http://x"),
+                            capture_output=True, text=True, timeout=120)
+    rows = json.loads(listed.stdout)
+    assert any(r.get("path") == str(target) and r["available"] for r in rows)
+
+
+def test_pull_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with HFServer(b"x" * 1024) as server:
+        done = subprocess.run(
+            _command(tmp_path, server.base, "pull", "--repo", REPO, "--file", "nope.gguf"),
+            env=_env(server.base), capture_output=True, text=True, timeout=120,
+        )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "not found" in done.stderr.lower()
+    assert not list((tmp_path / "models").glob("*"))
