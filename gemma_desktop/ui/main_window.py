@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 780)
         self.store = store
         self.engine = engine
+        self.data_folder = Path(data_folder)
         self._shown_once = False
         self._closed = False
         self.runner = TaskRunner(self)
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         self.chat.reply_started.connect(self._on_reply_started)
         self.model_picker.model_chosen.connect(self._on_model_chosen)
         self.model_picker.open_gguf_requested.connect(self._on_open_gguf_requested)
+        self.model_picker.fit_requested.connect(self.show_hardware)
         self.settings_button.clicked.connect(self._on_settings_clicked)
         self.rename_button.clicked.connect(self._on_rename_clicked)
         self.models.loading_started.connect(self._on_loading_started)
@@ -275,6 +277,15 @@ class MainWindow(QMainWindow):
                                               "GGUF models (*.gguf);;All files (*)")
         if path:
             self.models.open_gguf(Path(path))
+
+    @Slot()
+    def show_hardware(self) -> None:
+        """The hardware view: this computer and which Gemma 4 model fits it."""
+        from gemma_desktop.ui.hardware_dialog import HardwareDialog
+
+        dialog = HardwareDialog(self.runner, self.data_folder / "models", self)
+        self.hardware_dialog = dialog  # kept for tests; the dialog is modal
+        dialog.open()
 
     @Slot(str)
     def _on_open_failed(self, message: str) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 OPEN_GGUF = "__open_gguf__"
+CHECK_FIT = "__check_fit__"
 LOADING = "Loading models…"
 # Wide enough for most model names; longer ones are shortened in the middle, where
 # names carry the least (the family at the start and the variant at the end stay).
@@ -31,11 +32,13 @@ class ModelPicker(QComboBox):
     the open list is as wide as the longest name.
 
     Threading: GUI thread only. Signals: `model_chosen(str)` with a model id,
-    `open_gguf_requested()` when the 'Open GGUF…' entry is chosen.
+    `open_gguf_requested()` when the 'Open GGUF…' entry is chosen, `fit_requested()` for
+    'Which model fits this computer?…'.
     """
 
     model_chosen = Signal(str)
     open_gguf_requested = Signal()
+    fit_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +80,9 @@ class ModelPicker(QComboBox):
         self.addItem("Open GGUF…", OPEN_GGUF)
         self.setItemData(self.count() - 1, "Add a GGUF model file from this computer",
                          Qt.ItemDataRole.ToolTipRole)
+        self.addItem("Which model fits this computer?…", CHECK_FIT)
+        self.setItemData(self.count() - 1, "Memory each Gemma 4 model needs here, and the one "
+                         "recommended for this computer", Qt.ItemDataRole.ToolTipRole)
         metrics = self.fontMetrics()
         widest = max((metrics.horizontalAdvance(self.itemText(i)) for i in range(self.count())),
                      default=0)
@@ -129,6 +135,9 @@ class ModelPicker(QComboBox):
         if data == OPEN_GGUF:
             self._select(self._current)  # keep showing the loaded model
             self.open_gguf_requested.emit()
+        elif data == CHECK_FIT:
+            self._select(self._current)
+            self.fit_requested.emit()
         elif data is not None and data != self._current:
             self._current = data
             self.model_chosen.emit(data)
