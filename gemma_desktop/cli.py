@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--quant", metavar="Q", help="quantisation (default: the first listed)")
     pull.add_argument("--repo", metavar="REPO", help="a Hugging Face repository instead")
     pull.add_argument("--file", metavar="FILE", help="the GGUF file in --repo")
+    pull.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="read a Hugging Face token for gated repos from standard input (kept in the "
+        "system keyring when there is one)",
+    )
 
     models = commands.add_parser("models", help="list the installed models")
     _add_common(models, top=False)
@@ -435,6 +441,13 @@ def _pull(args: argparse.Namespace) -> int:
         size = None if chosen.approximate else chosen.size
     else:
         raise UserError("Say what to pull.", hint="e.g. gemma-desktop pull gemma-4-e4b")
+    from gemma_desktop.core.secrets import TokenStore
+
+    tokens = TokenStore()
+    if args.token_stdin:
+        # Not an argument: it would be kept in the shell's history and visible in `ps`.
+        status = tokens.set(sys.stdin.readline())
+        print(f"gemma-desktop: token: {status.message}", file=sys.stderr)
     paths = resolve_paths(args.basedir).ensure()
     target = safe_target(paths.models, filename)
     url = resolve_url(default_endpoint(), repo, filename)
@@ -452,7 +465,8 @@ def _pull(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        download(url, target, expected_size=size, progress=report, cancel=cancel)
+        download(url, target, token=tokens.get(), expected_size=size, progress=report,
+                 cancel=cancel)
     except (KeyboardInterrupt, DownloadCancelled):
         cancel.set()
         print(f"\ngemma-desktop: paused; run the same command again to resume from "

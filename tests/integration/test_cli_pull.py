@@ -24,6 +24,8 @@ def _command(basedir: Path, endpoint: str, *args: str) -> list[str]:
 def _env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("GEMMA_DESKTOP_HOME", "HF_TOKEN")}
     env["HF_ENDPOINT"] = endpoint
+    # Never touch a real keyring on a developer's desktop: this backend has none.
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     return env
 
 
@@ -71,3 +73,27 @@ def test_pull_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "not found" in done.stderr.lower()
     assert not list((tmp_path / "models").glob("*"))
+
+
+def test_gated_repo_needs_a_token_which_is_never_written_down(tmp_path: Path) -> None:
+    token = "hf_SeCrEt0123456789abcdef"
+    basedir = tmp_path / "home"
+    with HFServer(b"\1" * (2 << 20)) as server:
+        server.behaviour.token = token
+        server.behaviour.gated = True
+        args = _command(basedir, server.base, "pull", "--repo", REPO, "--file", FILENAME)
+        without = subprocess.run(args, env=_env(server.base), capture_output=True, text=True,
+                                 timeout=120)
+        assert without.returncode == 2 and "Traceback" not in without.stderr
+        assert "licence" in without.stderr and "token" in without.stderr
+        with_token = subprocess.run([*args, "--token-stdin"], env=_env(server.base),
+                                    input=token + "\n", capture_output=True, text=True,
+                                    timeout=120)
+        assert any(g.headers.get("authorization") == f"Bearer {token}" for g in server.gets())
+    # The bytes arrive verified (they are no GGUF, so registering then refuses them).
+    assert (basedir / "models" / FILENAME).stat().st_size == 2 << 20
+    assert "token" in with_token.stderr.lower() and token not in with_token.stderr
+    assert token not in with_token.stdout
+    for path in basedir.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), f"token written to {path}"
