@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--quant", metavar="Q", help="quantisation (default: the first listed)")
     pull.add_argument("--repo", metavar="REPO", help="a Hugging Face repository instead")
     pull.add_argument("--file", metavar="FILE", help="the GGUF file in --repo")
+    pull.add_argument("--mmproj", metavar="FILE",
+                      help="with --repo: the vision projector GGUF to download with it")
+    pull.add_argument("--no-mmproj", action="store_true",
+                      help="skip a catalog model's vision projector (no image input)")
     pull.add_argument(
         "--token-stdin",
         action="store_true",
@@ -417,13 +421,8 @@ def _pull(args: argparse.Namespace) -> int:
     import threading
 
     from gemma_desktop.core.catalog import find_model
-    from gemma_desktop.core.download import (
-        DownloadCancelled,
-        default_endpoint,
-        download,
-        resolve_url,
-        safe_target,
-    )
+    from gemma_desktop.core.download import DownloadCancelled, default_endpoint, safe_target
+    from gemma_desktop.core.hub import download_from_hub
     from gemma_desktop.core.models import ModelRegistry
     from gemma_desktop.core.paths import resolve_paths
 
@@ -432,6 +431,7 @@ def _pull(args: argparse.Namespace) -> int:
             raise UserError("Give --repo and --file together (and no MODEL).",
                             hint="e.g. pull --repo unsloth/gemma-4-E4B-it-GGUF --file NAME.gguf")
         repo, filename, size = args.repo, args.file, None
+        projector, projector_size = args.mmproj, None
     elif args.model:
         model = find_model(args.model)
         chosen = model.file(args.quant)
@@ -439,6 +439,11 @@ def _pull(args: argparse.Namespace) -> int:
             raise UserError("The starter is installed with the app; there is nothing to pull.")
         repo, filename = chosen.repo, chosen.file
         size = None if chosen.approximate else chosen.size
+        if args.mmproj:
+            raise UserError("--mmproj goes with --repo and --file; catalog models bring their own.",
+                            hint="Leave it out, or use --no-mmproj to skip the vision projector.")
+        projector = None if args.no_mmproj else chosen.mmproj_file
+        projector_size = chosen.mmproj_size or None
     else:
         raise UserError("Say what to pull.", hint="e.g. gemma-desktop pull gemma-4-e4b")
     from gemma_desktop.core.secrets import TokenStore
@@ -450,9 +455,34 @@ def _pull(args: argparse.Namespace) -> int:
         print(f"gemma-desktop: token: {status.message}", file=sys.stderr)
     paths = resolve_paths(args.basedir).ensure()
     target = safe_target(paths.models, filename)
-    url = resolve_url(default_endpoint(), repo, filename)
     cancel = threading.Event()
     shown = [0.0]
+    files = [(filename, target, size)]
+    if projector:
+        files.append((projector, safe_target(paths.models, projector), projector_size))
+    for name, path, expected in files:
+        shown[0] = 0.0
+        try:
+            # A private HF_HOME: huggingface_hub then reads no token or settings of other tools.
+            download_from_hub(repo, name, path, endpoint=default_endpoint(),
+                              token=tokens.get(), expected_size=expected,
+                              progress=_pull_report(name, shown), cancel=cancel,
+                              hf_home=paths.cache / "huggingface")
+        except (KeyboardInterrupt, DownloadCancelled):
+            cancel.set()
+            print(f"\ngemma-desktop: paused; run the same command again to resume from "
+                  f"{path.name}.part", file=sys.stderr)
+            return 130
+        sys.stderr.write("\n")
+    mmproj = files[1][1] if len(files) > 1 else None
+    entry = ModelRegistry(paths).add_local(target, mmproj=mmproj)
+    with_vision = f" with its vision projector {mmproj.name}" if mmproj else ""
+    print(f"Ready: {entry.display_name} ({target}){with_vision}")
+    return 0
+
+
+def _pull_report(filename: str, shown: list[float]) -> Any:
+    """A progress callback drawing one line on stderr, at most five times a second."""
 
     def report(p: Any) -> None:
         now = time.monotonic()
@@ -464,18 +494,7 @@ def _pull(args: argparse.Namespace) -> int:
                          f"{p.bytes_per_s / 1e6:.1f} MB/s{eta}   ")
         sys.stderr.flush()
 
-    try:
-        download(url, target, token=tokens.get(), expected_size=size, progress=report,
-                 cancel=cancel)
-    except (KeyboardInterrupt, DownloadCancelled):
-        cancel.set()
-        print(f"\ngemma-desktop: paused; run the same command again to resume from "
-              f"{target.name}.part", file=sys.stderr)
-        return 130
-    sys.stderr.write("\n")
-    entry = ModelRegistry(paths).add_local(target)
-    print(f"Ready: {entry.display_name} ({target})")
-    return 0
+    return report
 
 
 def _models(args: argparse.Namespace) -> int:

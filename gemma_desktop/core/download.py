@@ -114,37 +114,8 @@ def safe_target(models_dir: Path, filename: str) -> Path:
     return models_dir / name
 
 
-def head(url: str, token: str | None = None, timeout: float = 30) -> RemoteFile:
-    """Ask the server for a file's size, sha256 and commit, following redirects."""
-    linked: dict[str, str] = {}
-    try:
-        conn, response, final = _open("HEAD", url, token, {}, timeout, linked)
-    except _Interrupted as exc:
-        raise _unreachable(exc.host) from exc
-    try:
-        headers = {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        response.close()
-        conn.close()
-    size_text = linked.get("x-linked-size") or headers.get("content-length")
-    if size_text is None or not size_text.strip().isdigit():
-        raise DownloadError(
-            f"{_host(url)} did not say how big the file is.",
-            hint="Try again later or use another mirror.",
-        )
-    etag = linked.get("x-linked-etag") or headers.get("x-linked-etag") or headers.get("etag")
-    commit = linked.get("x-repo-commit") or headers.get("x-repo-commit")
-    return RemoteFile(
-        url=final,
-        size=int(size_text),
-        sha256=_sha256_from_etag(etag),
-        commit=commit or None,
-        requested_url=url,
-    )
-
-
 def download(
-    source: str | RemoteFile,
+    remote: RemoteFile,
     target: Path,
     *,
     token: str | None = None,
@@ -161,10 +132,10 @@ def download(
 ) -> Path:
     """Download into target.part (resuming it), verify size and sha256, then rename to target.
 
+    remote comes from core.hub.file_metadata (core.hub.download_from_hub does both steps).
     retries is how many times in a row a dropped connection is resumed within this call before
     DownloadError; an attempt that received bytes starts the count anew.
     """
-    remote = source if isinstance(source, RemoteFile) else head(source, token, timeout)
     size = _agreed_size(remote, expected_size)
     sha256 = _agreed_sha256(remote, expected_sha256)
     part = target.with_name(target.name + ".part")
@@ -283,7 +254,7 @@ class _Job:
     def _fetch(self) -> None:
         """One GET from self.have on; raises _Interrupted when the connection fails."""
         headers = {"Range": f"bytes={self.have}-"} if self.have else {}
-        conn, response, final = _open("GET", self.url, self._token, headers, self.timeout, {})
+        conn, response, final = _open("GET", self.url, self._token, headers, self.timeout)
         host = _host(final)
         try:
             self._check_answer(response)
@@ -390,13 +361,8 @@ def _open(
     token: str | None,
     headers: dict[str, str],
     timeout: float,
-    linked: dict[str, str],
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, str]:
-    """Send a request, following redirects; the token goes only to the first URL's origin.
-
-    The Hub's metadata headers (X-Linked-*, X-Repo-Commit) sit on the redirect itself, so every
-    hop's are collected into `linked`, first one wins.
-    """
+    """Send a request, following redirects; the token goes only to the first URL's origin."""
     origin = _origin(url)
     current = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -416,10 +382,6 @@ def _open(
         except (http.client.HTTPException, OSError):
             conn.close()
             raise _Interrupted(_host(current), reached=False) from None
-        for key in ("x-linked-size", "x-linked-etag", "x-repo-commit"):
-            value = response.getheader(key)
-            if value and key not in linked:
-                linked[key] = value
         failed = response.status >= 400 and response.status != 416
         if response.status in _REDIRECTS or failed:
             answer = {k.lower(): v for k, v in response.getheaders()}
@@ -455,18 +417,18 @@ def _status_error(
         return DownloadError(
             "This model is gated: accept the licence on the model page, then add a token.",
             hint="Open the model's page on Hugging Face, accept its terms, then add a Hugging Face "
-            "token in Settings.",
+            "token under Models.",
         )
     if code == "RepoNotFound":
         return DownloadError(
             f"The model was not found on {host}, or it is private.",
-            hint="Check the model name; for a private model add a Hugging Face token in Settings.",
+            hint="Check the model name; for a private model add a Hugging Face token under Models.",
         )
     if status in (401, 403):
         if not has_token:
             return DownloadError(
                 "This model needs a Hugging Face token.",
-                hint="Add a Hugging Face token with read access in Settings, then try again.",
+                hint="Add a Hugging Face token with read access under Models, then try again.",
             )
         return DownloadError(
             f"{host} refused access with your token.",

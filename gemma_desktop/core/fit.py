@@ -133,13 +133,15 @@ def largest_context(
     cache_type: str = "f16",
     *,
     share: float = 1.0,
+    with_mmproj: bool = False,
 ) -> int | None:
     """The largest standard context size that fits in `share` of this machine's budget."""
     best = None
     for n_ctx in CONTEXT_STEPS:
         if n_ctx > model.max_context:
             break
-        fit = estimate(model, file, n_ctx, cache_type=cache_type, hardware=hardware)
+        fit = estimate(model, file, n_ctx, cache_type=cache_type, hardware=hardware,
+                       with_mmproj=with_mmproj)
         if fit.budget_bytes is not None and fit.total_bytes <= fit.budget_bytes * share:
             best = n_ctx
     return best
@@ -169,10 +171,12 @@ def recommend(models: tuple[CatalogModel, ...], hardware: Any) -> Recommendation
         for file in sorted(model.files, key=lambda f: -f.size):
             if file.approximate:
                 continue
-            n_ctx = largest_context(model, file, hardware, share=COMFORT)
+            # The projector is downloaded with the model so it can read images: count it.
+            vision = file.mmproj_file is not None
+            n_ctx = largest_context(model, file, hardware, share=COMFORT, with_mmproj=vision)
             if n_ctx is None:
                 continue
-            fit = estimate(model, file, n_ctx, hardware=hardware)
+            fit = estimate(model, file, n_ctx, hardware=hardware, with_mmproj=vision)
             choice = Recommendation(model, file, n_ctx, fit, _reason(model, file, fit))
             # Long documents are the point, and 2- and 3-bit files lose too much quality:
             # those only when nothing better fits.

@@ -56,6 +56,7 @@ class ModelEntry:
     context_length: int | None = None
     quantization: str | None = None
     in_place: bool = False
+    mmproj: Path | None = None  # the vision projector that pairs with it, when there is one
     available: bool = True
 
     def to_json(self, models_dir: Path) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class ModelEntry:
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         del data["available"]  # measured on every list(), never stored
         data["path"] = _stored_path(self.path, models_dir)
+        data["mmproj"] = None if self.mmproj is None else _stored_path(self.mmproj, models_dir)
         return data
 
     @classmethod
@@ -73,6 +75,8 @@ class ModelEntry:
         known = {f.name for f in fields(cls)} - {"available"}
         values = {k: v for k, v in data.items() if k in known}
         values["path"] = _loaded_path(values["path"], models_dir)
+        mmproj = values.get("mmproj")
+        values["mmproj"] = _loaded_path(mmproj, models_dir) if isinstance(mmproj, str) else None
         if values.get("source") not in ("starter", "local"):
             values["source"] = "local"
         values.setdefault("display_name", values["id"])
@@ -115,16 +119,30 @@ class ModelRegistry:
         """The entry with this id, or None."""
         return next((e for e in self.list() if e.id == model_id), None)
 
-    def add_local(self, path: str | os.PathLike[str]) -> ModelEntry:
-        """Register a GGUF where it lies (no copy) after checking it; the same file twice is one."""
+    def add_local(self, path: str | os.PathLike[str],
+                  mmproj: str | os.PathLike[str] | None = None) -> ModelEntry:
+        """Register a GGUF where it lies (no copy) after checking it; the same file twice is one.
+
+        mmproj, when given, is the vision projector to load with it (checked to be one).
+        """
         file_path = Path(path).expanduser().resolve()
         info = inspect_gguf(file_path)
+        if is_projector(info):
+            raise ModelFileError(
+                f"{file_path.name} is a vision projector, not a chat model.",
+                hint="Open the model's main GGUF file; the projector is added with it.",
+            )
+        projector = None if mmproj is None else _checked_projector(Path(mmproj))
         with self._lock:
             state = self._load()
             existing = _find_path(state.entries, file_path)
             if existing is not None:
+                if projector is not None and existing.mmproj != projector:
+                    existing.mmproj = projector
+                    self._save(state)
                 return replace(existing, available=True)
             entry = self._new_entry(state, info)
+            entry.mmproj = projector
             state.entries.append(entry)
             self._save(state)
         return replace(entry)
@@ -313,6 +331,9 @@ class ModelRegistry:
                 log.warning("Ignoring %s in the models folder: %s", candidate.name, exc)
                 self._rejected.add(key)
                 continue
+            if is_projector(info):
+                self._rejected.add(key)  # paired with its model when that is added
+                continue
             has_starter = any(e.id == STARTER_ID for e in state.entries)
             if candidate.name == STARTER_FILE and not has_starter:
                 state.entries.insert(0, _starter_entry(info))
@@ -435,6 +456,22 @@ class ModelRegistry:
         else:
             hint = "No model is installed yet: open a GGUF model file or install the starter."
         return ModelNotFoundError(f"No installed model matches '{name}'.", hint=hint)
+
+
+def is_projector(info: GGUFInfo) -> bool:
+    """Whether a GGUF is a vision/audio projector (mmproj), which cannot be chatted with."""
+    return (info.architecture or "").lower() == "clip" or "mmproj" in info.path.name.lower()
+
+
+def _checked_projector(path: Path) -> Path:
+    resolved = path.expanduser().resolve()
+    info = inspect_gguf(resolved)
+    if not is_projector(info):
+        raise ModelFileError(
+            f"{resolved.name} is not a vision projector (mmproj) file.",
+            hint="Choose the mmproj GGUF that belongs to the model.",
+        )
+    return resolved
 
 
 def _parse_state(raw: bytes, models_dir: Path) -> _State:

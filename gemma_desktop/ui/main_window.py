@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -22,10 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from gemma_desktop.core.errors import UserError
+from gemma_desktop.core.secrets import TokenStore
 from gemma_desktop.ui.attachments import AttachmentManager
 from gemma_desktop.ui.chat_controller import ChatController
 from gemma_desktop.ui.chat_pane import ChatPane
 from gemma_desktop.ui.conversation_list import ConversationList
+from gemma_desktop.ui.download_manager import DownloadManager
 from gemma_desktop.ui.markdown_render import MarkdownRenderer
 from gemma_desktop.ui.model_picker import ModelPicker
 from gemma_desktop.ui.model_session import ModelSession
@@ -35,6 +37,7 @@ from gemma_desktop.ui.status_bar import ElidedLabel, StatusBar
 from gemma_desktop.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
+DONE_NOTE_MS = 8000
 
 
 class MainWindow(QMainWindow):
@@ -54,12 +57,20 @@ class MainWindow(QMainWindow):
         self.resize(1180, 780)
         self.store = store
         self.engine = engine
+        self.registry = registry
         self.data_folder = Path(data_folder)
+        self.models_dir = self.data_folder / "models"
         self._shown_once = False
         self._closed = False
         self.runner = TaskRunner(self)
         self.runner.task_failed.connect(self._on_task_failed)
         self.preferences = Preferences(data_folder)
+        self.tokens = TokenStore()
+        # Owned here, not by a dialog: a download goes on when the dialog that started it closes.
+        self.downloads = DownloadManager(self.models_dir, token_source=self.tokens.get,
+                                         parent=self)
+        self.welcome: Any = None
+        self.library: Any = None
         self.renderer = MarkdownRenderer()
 
         self.sidebar = ConversationList()
@@ -129,6 +140,14 @@ class MainWindow(QMainWindow):
         self.model_picker.model_chosen.connect(self._on_model_chosen)
         self.model_picker.open_gguf_requested.connect(self._on_open_gguf_requested)
         self.model_picker.fit_requested.connect(self.show_hardware)
+        self.model_picker.library_requested.connect(self.show_library)
+        self.status.download_clicked.connect(self.show_library)
+        self.downloads.progressed.connect(self._on_download_progress)
+        self.downloads.finished.connect(self._on_download_finished)
+        self.downloads.paused.connect(
+            lambda key: self.status.set_download(f"Paused: {_file_name(key)}"))
+        self.downloads.failed.connect(
+            lambda key, _message: self.status.set_download(f"Download stopped: {_file_name(key)}"))
         self.settings_button.clicked.connect(self._on_settings_clicked)
         self.rename_button.clicked.connect(self._on_rename_clicked)
         self.models.loading_started.connect(self._on_loading_started)
@@ -145,8 +164,101 @@ class MainWindow(QMainWindow):
         self.quit_shortcut.activated.connect(self.close)
 
     def start(self) -> None:
-        """Load the default model in the background; the window is usable meanwhile."""
-        self.models.start()
+        """Load the default model in the background, or on a first run open the welcome wizard.
+
+        The window is usable meanwhile. A first run is one where setup was never finished and
+        no usable model is registered (a GGUF already in the models folder counts as one).
+        """
+        if self.preferences.setup_done:
+            self.models.start()
+            return
+        self.runner.run(self.registry.list, on_done=self._on_first_models_listed,
+                        on_error=lambda _exc: self.models.start())
+
+    def _on_first_models_listed(self, entries: list[Any]) -> None:
+        if self._closed:
+            return
+        if any(entry.available for entry in entries):
+            self._finish_setup()
+            self.models.start()
+            return
+        self.show_welcome()
+
+    def _finish_setup(self) -> None:
+        self.preferences.setup_done = True
+        self.preferences.save()
+
+    @Slot()
+    def show_welcome(self) -> None:
+        """The first-run wizard: check this computer, get a model, start chatting."""
+        from gemma_desktop.ui.first_run import FirstRunWizard
+
+        self.status.set_state("Setting up")
+        wizard = FirstRunWizard(self.runner, self.downloads, self.models_dir,
+                                self.registry.add_local, self.registry.ensure_starter, self)
+        wizard.finished.connect(self._on_welcome_finished)
+        self.welcome = wizard
+        wizard.open()
+
+    @Slot(int)
+    def _on_welcome_finished(self, _result: int) -> None:
+        wizard, self.welcome = self.welcome, None
+        if self._closed:
+            return  # the app is quitting: the wizard comes back next time
+        self._finish_setup()
+        entry = getattr(wizard, "chosen_entry", None)
+        if entry is not None:
+            self.models.load(entry)
+        else:
+            # Closed without choosing: the usual default (the starter when it is installed);
+            # Download or add models… in the model menu brings every choice back.
+            self.models.start()
+        if wizard is not None:
+            wizard.deleteLater()
+
+    @Slot()
+    def show_library(self) -> None:
+        """The model library: download Gemma 4 models, add from Hugging Face, use found files.
+
+        The dialog is made once and only hidden when closed, so a download it started still
+        gets its vision projector and is registered while it is not on screen.
+        """
+        from gemma_desktop.ui.model_library import ModelLibraryDialog
+
+        if self.library is None:
+            self.library = ModelLibraryDialog(self.runner, self.downloads, self.registry,
+                                              self.tokens, self.models_dir, self)
+            self.library.model_ready.connect(self._on_library_model_ready)
+        self.library.open()
+        self.library.raise_()
+        self.library.activateWindow()
+
+    @Slot(str, object)
+    def _on_download_progress(self, key: str, progress: Any) -> None:
+        percent = 100 * progress.done // progress.total if progress.total else 0
+        self.status.set_download(f"Downloading {_file_name(key)} · {percent} %")
+
+    @Slot(str, object)
+    def _on_download_finished(self, key: str, _path: Path) -> None:
+        text = f"Downloaded {_file_name(key)}"
+        self.status.set_download(text)
+        # A finished download needs no lasting note; an unfinished one keeps its note.
+        QTimer.singleShot(DONE_NOTE_MS, lambda: self._clear_download_note(text))
+
+    def _clear_download_note(self, text: str) -> None:
+        if not self._closed and self.status.download_button.text() == text:
+            self.status.set_download(None)
+
+    @Slot(object)
+    def _on_library_model_ready(self, entry: Any) -> None:
+        if self.library is not None and self.library.isVisible():
+            if self.chat.generating:
+                self.chat.stop()
+            self.models.load(entry)
+            return
+        # Finished while the dialog was closed: never switch models under the user's feet.
+        self.models.refresh_list()
+        self.status.set_download(f"{entry.display_name} is ready: choose it in the model menu")
 
     # ----- conversations ---------------------------------------------------------------------
 
@@ -283,7 +395,7 @@ class MainWindow(QMainWindow):
         """The hardware view: this computer and which Gemma 4 model fits it."""
         from gemma_desktop.ui.hardware_dialog import HardwareDialog
 
-        dialog = HardwareDialog(self.runner, self.data_folder / "models", self)
+        dialog = HardwareDialog(self.runner, self.models_dir, self)
         self.hardware_dialog = dialog  # kept for tests; the dialog is modal
         dialog.open()
 
@@ -359,8 +471,18 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        for dialog in (self.welcome, self.library):
+            if dialog is not None:
+                dialog.close()
+        self.downloads.shutdown()  # the .part file stays; the next start can resume it
         self.chat.shutdown()
         self.attachments.shutdown()
         self.engine.stop()
         self.runner.shutdown(wait=True)
         self.engine.shutdown()
+
+
+def _file_name(key: str) -> str:
+    """The file a download key names, without the repo and the .gguf ending."""
+    name = key.rsplit("/", 1)[-1]
+    return name[:-5] if name.lower().endswith(".gguf") else name

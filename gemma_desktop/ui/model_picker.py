@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePai
 
 OPEN_GGUF = "__open_gguf__"
 CHECK_FIT = "__check_fit__"
+LIBRARY = "__library__"
 LOADING = "Loading models…"
 # Wide enough for most model names; longer ones are shortened in the middle, where
 # names carry the least (the family at the start and the variant at the end stay).
@@ -33,12 +34,13 @@ class ModelPicker(QComboBox):
 
     Threading: GUI thread only. Signals: `model_chosen(str)` with a model id,
     `open_gguf_requested()` when the 'Open GGUF…' entry is chosen, `fit_requested()` for
-    'Which model fits this computer?…'.
+    'Which model fits this computer?…', `library_requested()` for 'Download or add models…'.
     """
 
     model_chosen = Signal(str)
     open_gguf_requested = Signal()
     fit_requested = Signal()
+    library_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +79,10 @@ class ModelPicker(QComboBox):
         if not entries:
             self.addItem("No model installed", None)
         self.insertSeparator(self.count())
+        self.addItem("Download or add models…", LIBRARY)
+        self.setItemData(self.count() - 1, "Download Gemma 4 models, add a file from Hugging "
+                         "Face, or use GGUFs already on this computer",
+                         Qt.ItemDataRole.ToolTipRole)
         self.addItem("Open GGUF…", OPEN_GGUF)
         self.setItemData(self.count() - 1, "Add a GGUF model file from this computer",
                          Qt.ItemDataRole.ToolTipRole)
@@ -138,6 +144,9 @@ class ModelPicker(QComboBox):
         elif data == CHECK_FIT:
             self._select(self._current)
             self.fit_requested.emit()
+        elif data == LIBRARY:
+            self._select(self._current)
+            self.library_requested.emit()
         elif data is not None and data != self._current:
             self._current = data
             self.model_chosen.emit(data)

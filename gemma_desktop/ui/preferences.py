@@ -29,6 +29,7 @@ class Preferences:
         self.thinking_max_tokens = DEFAULT_THINKING_MAX_TOKENS
         self.think_by_default = False
         self.fold_thinking = True
+        self.setup_done = False  # the first-run wizard was finished (or skipped)
         try:
             data = json.loads(self._path.read_text("utf-8"))
             self.n_ctx = int(data.get("n_ctx", DEFAULT_N_CTX))
@@ -38,6 +39,7 @@ class Preferences:
             )
             self.think_by_default = bool(data.get("think_by_default", False))
             self.fold_thinking = bool(data.get("fold_thinking", True))
+            self.setup_done = bool(data.get("setup_done", False))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -52,6 +54,7 @@ class Preferences:
                 "thinking_max_tokens": self.thinking_max_tokens,
                 "think_by_default": self.think_by_default,
                 "fold_thinking": self.fold_thinking,
+                "setup_done": self.setup_done,
             }
             self._path.write_text(json.dumps(values), "utf-8")
         except OSError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSizePolicy,
     QStatusBar,
+    QToolButton,
     QWidget,
 )
 
@@ -61,8 +62,10 @@ class StatusBar(QStatusBar):
     edge; the model name is elided (full name in its tooltip) rather than pushing the meter
     out of view on narrow windows.
 
-    Threading: GUI thread only; no signals.
+    Threading: GUI thread only. Signal: `download_clicked()` when the download note is clicked.
     """
+
+    download_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,11 +86,20 @@ class StatusBar(QStatusBar):
         self.context_bar.setFixedWidth(CONTEXT_BAR_WIDTH)
         self.context_bar.setRange(0, 1)
         self.context_bar.setValue(0)
+        # A download goes on when its dialog is closed; this note says so and reopens it.
+        self.download_button = QToolButton()
+        self.download_button.setObjectName("StatusDownload")
+        self.download_button.setProperty("flat", True)
+        self.download_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.download_button.setToolTip("Downloads: click to open Models")
+        self.download_button.clicked.connect(self.download_clicked)
+        self.download_button.hide()
         for label in (self.state_label, self.speed_label, self.context_label):
             label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.model_label)
         layout.addWidget(self.state_label)
         layout.addStretch(1)
+        layout.addWidget(self.download_button)
         layout.addWidget(self.speed_label)
         layout.addWidget(self.context_label)
         layout.addWidget(self.context_bar, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -102,6 +114,11 @@ class StatusBar(QStatusBar):
     def set_state(self, text: str) -> None:
         """What is happening now."""
         self.state_label.setText(text)
+
+    def set_download(self, text: str | None) -> None:
+        """The download note ("Downloading X · 34 %"); None hides it."""
+        self.download_button.setText(text or "")
+        self.download_button.setVisible(bool(text))
 
     def set_prompt_progress(self, done: int, total: int) -> None:
         """'Reading prompt 45 %' while the prompt is processed."""

@@ -105,6 +105,9 @@ class TaskRunner(QObject):
             else:
                 self.task_failed.emit(error)
         finally:
+            # The future keeps its done-callbacks (and so this delivery) alive; dropping the
+            # callbacks now lets a closed dialog they belong to be freed at once, by refcount.
+            delivery.on_done = delivery.on_error = None
             if idle:
                 self.idle_changed.emit(True)
 

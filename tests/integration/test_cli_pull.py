@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.hf_server import FILENAME, REPO, HFServer
+from tests.hf_server import FILENAME, REPO, HFServer, online_env
 
 pytestmark = pytest.mark.model
+
+STRAY_TOKEN = "hf_StrayFromTheShell0123456789"
 
 
 def _command(basedir: Path, endpoint: str, *args: str) -> list[str]:
@@ -22,8 +24,10 @@ def _command(basedir: Path, endpoint: str, *args: str) -> list[str]:
 
 
 def _env(endpoint: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("GEMMA_DESKTOP_HOME", "HF_TOKEN")}
+    env = online_env({k: v for k, v in os.environ.items() if k != "GEMMA_DESKTOP_HOME"})
     env["HF_ENDPOINT"] = endpoint
+    # A token meant for some other tool: pull must never send it anywhere.
+    env["HF_TOKEN"] = STRAY_TOKEN
     # Never touch a real keyring on a developer's desktop: this backend has none.
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     return env
@@ -55,7 +59,7 @@ def test_pull_resumes_after_a_kill_and_registers_the_model(
         assert "Ready:" in done.stdout
         ranges = [g.headers.get("range") for g in server.gets()]
         assert any(r and r.startswith("bytes=") and int(r[6:].rstrip("-")) > 0 for r in ranges)
-        assert all("authorization" not in g.headers for g in server.gets())  # no stray token
+        assert all("authorization" not in s.headers for s in server.seen)  # no stray token
     target = basedir / "models" / FILENAME
     assert target.stat().st_size == starter_model_path.stat().st_size and not part.exists()
     listed = subprocess.run(_command(basedir, "", "models", "--json"), env=_env("http://x"),
@@ -97,3 +101,33 @@ def test_gated_repo_needs_a_token_which_is_never_written_down(tmp_path: Path) ->
     for path in basedir.rglob("*"):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), f"token written to {path}"
+
+
+def test_pull_with_a_vision_projector_pairs_it_with_the_model(
+    starter_model_path: Path, tmp_path: Path
+) -> None:
+    from tests.unit.test_gguf_file import write_gguf
+
+    basedir = tmp_path / "data"
+    projector = write_gguf(tmp_path / "mmproj-test-F16.gguf", arch="clip").read_bytes()
+    files = {"mmproj-test-F16.gguf": projector}
+    args = ("pull", "--repo", REPO, "--file", FILENAME, "--mmproj", "mmproj-test-F16.gguf")
+    with HFServer(starter_model_path.read_bytes(), files=files) as server:
+        done = subprocess.run(_command(basedir, server.base, *args), env=_env(server.base),
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "with its vision projector mmproj-test-F16.gguf" in done.stdout
+    assert (basedir / "models" / "mmproj-test-F16.gguf").read_bytes() == projector
+    listed = subprocess.run(_command(basedir, "", "models", "--json"), env=_env(""),
+                            capture_output=True, text=True, timeout=120)
+    rows = json.loads(listed.stdout)
+    installed = [r for r in rows if r.get("path")]
+    assert [Path(r["path"]).name for r in installed] == [FILENAME]  # the projector is no model
+
+
+def test_pull_refuses_mmproj_with_a_catalog_model(tmp_path: Path) -> None:
+    done = subprocess.run(_command(tmp_path, "", "pull", "gemma-4-e4b", "--mmproj", "x.gguf"),
+                          env=_env("http://127.0.0.1:9"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert "--mmproj goes with --repo" in done.stderr and "Traceback" not in done.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hf_server import FILENAME, REPO, HFServer
+from tests.hf_server import FILENAME, REPO, HFServer, online_env
 
 pytestmark = pytest.mark.model
 
@@ -59,8 +59,10 @@ def test_pulling_connects_only_to_the_endpoint(tmp_path: Path) -> None:
     with HFServer(b"\0" * (1 << 20)) as server:
         port = int(server.base.rsplit(":", 1)[1])
         record = tmp_path / "audit.json"
-        env = {k: v for k, v in os.environ.items() if k != "GEMMA_DESKTOP_HOME"}
+        env = online_env({k: v for k, v in os.environ.items() if k != "GEMMA_DESKTOP_HOME"})
         env["HF_ENDPOINT"] = server.base
+        # Telemetry would be on by default: only the app's own setting may turn it off.
+        env.pop("HF_HUB_DISABLE_TELEMETRY", None)
         done = subprocess.run(
             [sys.executable, "-c", AUDITED, str(record), "pull", "--repo", REPO, "--file",
              FILENAME, "--basedir", str(tmp_path / "home")],
@@ -72,4 +74,6 @@ def test_pulling_connects_only_to_the_endpoint(tmp_path: Path) -> None:
     assert "not a GGUF" in done.stderr or done.returncode == 0, done.stderr
     assert seen["connect"], "the pull connected nowhere"
     assert all(address == ["127.0.0.1", port] for address in seen["connect"])
-    assert seen["imports"] == []
+    # The file's metadata comes from huggingface_hub; nothing but the file was asked for.
+    assert "huggingface_hub" in seen["imports"]
+    assert {s.path.split("?")[0] for s in server.seen} == {f"/{REPO}/resolve/main/{FILENAME}"}

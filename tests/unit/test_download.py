@@ -22,16 +22,21 @@ from gemma_desktop.core.download import (
     Progress,
     RemoteFile,
     download,
-    head,
     resolve_url,
     safe_target,
 )
-from tests.hf_server import COMMIT, FILENAME, REPO, HFServer, make_data
+from gemma_desktop.core.hub import download_from_hub, file_metadata
+from tests.hf_server import COMMIT, FILENAME, REPO, HFServer, hub_online, make_data
 
 DATA = make_data()
 SHA = hashlib.sha256(DATA).hexdigest()
 TOKEN = "hf_secretTOKEN1234567890"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _online(monkeypatch: pytest.MonkeyPatch) -> None:
+    hub_online(monkeypatch)
 
 
 @pytest.fixture
@@ -55,6 +60,11 @@ def _free(n: int) -> Any:
     return lambda _path: SimpleNamespace(free=n)
 
 
+def fetch(server: HFServer, target: Path, **options: Any) -> Path:
+    """download_from_hub of the test file from the server's endpoint."""
+    return download_from_hub(REPO, FILENAME, target, endpoint=server.base, **options)
+
+
 def _part(target: Path) -> Path:
     return target.with_name(target.name + ".part")
 
@@ -75,15 +85,18 @@ def test_default_endpoint_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert dl.default_endpoint() == "http://127.0.0.1:9"
 
 
-def test_head_reports_size_sha_commit(server: HFServer) -> None:
-    remote = head(server.url())
+def test_metadata_then_download_of_the_remote_file(server: HFServer, tmp_path: Path) -> None:
+    remote = file_metadata(REPO, FILENAME, token=None, endpoint=server.base)
     assert remote == RemoteFile(server.url(), len(DATA), SHA, COMMIT, server.url())
+    target = tmp_path / "model.gguf"
+    assert download(remote, target, disk_margin=0) == target
+    assert target.read_bytes() == DATA
 
 
 def test_plain_download_verifies_and_reports_progress(server: HFServer, tmp_path: Path) -> None:
     reports: list[Progress] = []
     target = tmp_path / "model.gguf"
-    assert download(server.url(), target, progress=reports.append, disk_margin=0) == target
+    assert fetch(server, target, progress=reports.append, disk_margin=0) == target
     assert target.read_bytes() == DATA
     assert not _part(target).exists()
     assert reports and reports[-1].done == reports[-1].total == len(DATA)
@@ -96,13 +109,13 @@ def test_dropped_connection_keeps_part_then_resumes_with_range(
     server.behaviour.drop_after, server.behaviour.drops = 1 << 20, 1
     target = tmp_path / "model.gguf"
     with pytest.raises(DownloadError, match="interrupted at") as info:
-        download(server.url(), target, retries=0, disk_margin=0)
+        fetch(server, target, retries=0, disk_margin=0)
     assert "resume" in info.value.hint.lower()
     kept = _part(target).stat().st_size
     assert 0 < kept <= 1 << 20 and DATA.startswith(_part(target).read_bytes())
     assert not target.exists()
 
-    download(server.url(), target, retries=0, disk_margin=0)
+    fetch(server, target, retries=0, disk_margin=0)
     assert target.read_bytes() == DATA
     assert _ranges(server)[-1] == f"bytes={kept}-"
 
@@ -110,7 +123,7 @@ def test_dropped_connection_keeps_part_then_resumes_with_range(
 def test_dropped_connection_is_retried_within_one_call(server: HFServer, tmp_path: Path) -> None:
     server.behaviour.drop_after, server.behaviour.drops = 512 << 10, 2
     target = tmp_path / "model.gguf"
-    download(server.url(), target, retries=3, retry_delay=0.01, disk_margin=0)
+    fetch(server, target, retries=3, retry_delay=0.01, disk_margin=0)
     assert target.read_bytes() == DATA
     ranges = _ranges(server)
     assert len(ranges) == 3 and ranges[0] == ""
@@ -122,10 +135,11 @@ def test_killed_process_resumes_from_part(server: HFServer, tmp_path: Path) -> N
     target = tmp_path / "model.gguf"
     code = (
         "import sys; from pathlib import Path\n"
-        "from gemma_desktop.core.download import download\n"
-        "download(sys.argv[1], Path(sys.argv[2]), disk_margin=0, chunk_size=1 << 16)\n"
+        "from gemma_desktop.core.hub import download_from_hub\n"
+        f"download_from_hub({REPO!r}, {FILENAME!r}, Path(sys.argv[2]), endpoint=sys.argv[1],\n"
+        "                  disk_margin=0, chunk_size=1 << 16)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, server.url(), str(target)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code, server.base, str(target)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 15
         while not (_part(target).exists() and _part(target).stat().st_size > 0):
@@ -138,7 +152,7 @@ def test_killed_process_resumes_from_part(server: HFServer, tmp_path: Path) -> N
     kept = _part(target).stat().st_size
     assert 0 < kept < len(DATA)
 
-    download(server.url(), target, disk_margin=0)
+    fetch(server, target, disk_margin=0)
     assert target.read_bytes() == DATA and not _part(target).exists()
     assert _ranges(server)[-1] == f"bytes={kept}-"
 
@@ -147,7 +161,7 @@ def test_corrupt_bytes_are_rejected_and_nothing_kept(server: HFServer, tmp_path:
     server.behaviour.corrupt = True
     target = tmp_path / "model.gguf"
     with pytest.raises(DownloadError, match="checksum") as info:
-        download(server.url(), target, disk_margin=0)
+        fetch(server, target, disk_margin=0)
     assert "again" in info.value.hint
     assert not target.exists() and not _part(target).exists()
 
@@ -155,7 +169,7 @@ def test_corrupt_bytes_are_rejected_and_nothing_kept(server: HFServer, tmp_path:
 def test_full_disk_is_refused_before_any_byte(server: HFServer, tmp_path: Path) -> None:
     target = tmp_path / "model.gguf"
     with pytest.raises(DownloadError) as info:
-        download(server.url(), target, disk_usage=_free(1_000_000), disk_margin=1_000_000)
+        fetch(server, target, disk_usage=_free(1_000_000), disk_margin=1_000_000)
     assert "needs 4.1 MB" in info.value.message and "only 1.0 MB is free" in info.value.message
     assert "free some space" in info.value.hint.lower()
     assert list(tmp_path.iterdir()) == [] and server.gets() == []
@@ -177,45 +191,56 @@ def test_disk_full_while_writing_keeps_part(
     monkeypatch.setattr(dl, "_write", write)
     target = tmp_path / "model.gguf"
     with pytest.raises(DownloadError, match="disk is full") as info:
-        download(server.url(), target, disk_margin=0)
+        fetch(server, target, disk_margin=0)
     assert "kept" in info.value.hint
     assert _part(target).stat().st_size >= 1 << 20 and not target.exists()
 
     monkeypatch.setattr(dl, "_write", real_write)
-    download(server.url(), target, disk_margin=0)
+    fetch(server, target, disk_margin=0)
     assert target.read_bytes() == DATA
 
 
 def test_token_required_gated_and_never_leaked(server: HFServer, tmp_path: Path) -> None:
     server.behaviour.token = TOKEN
     target = tmp_path / "model.gguf"
-    with pytest.raises(DownloadError, match="needs a Hugging Face token") as info:
-        download(server.url(), target)
+    with pytest.raises(DownloadError, match="or it is private") as info:
+        fetch(server, target)
     assert "token" in info.value.hint
 
-    with pytest.raises(DownloadError, match="refused access") as refused:
-        download(server.url(), target, token="hf_wrong")
+    with pytest.raises(DownloadError, match="rejected your Hugging Face token") as refused:
+        fetch(server, target, token="hf_wrong")
     assert "hf_wrong" not in str(refused.value) + repr(refused.value)
 
     server.behaviour.gated = True
     with pytest.raises(DownloadError, match="accept the licence") as gated:
-        download(server.url(), target)
+        fetch(server, target)
 
     server.behaviour.drop_after, server.behaviour.drops = 100_000, 1
     with pytest.raises(DownloadError) as dropped:
-        download(server.url(), target, token=TOKEN, retries=0, disk_margin=0)
-    download(server.url(), target, token=TOKEN, disk_margin=0)
+        fetch(server, target, token=TOKEN, retries=0, disk_margin=0)
+    fetch(server, target, token=TOKEN, disk_margin=0)
     assert target.read_bytes() == DATA
     for error in (info.value, refused.value, gated.value, dropped.value):
         assert TOKEN not in f"{error} {error!r} {error.hint} {error.__cause__!r}"
     assert server.gets()[-1].headers["authorization"] == f"Bearer {TOKEN}"
 
 
+def test_token_refused_by_the_transfer_after_the_metadata(
+    server: HFServer, tmp_path: Path
+) -> None:
+    server.behaviour.token = TOKEN
+    remote = file_metadata(REPO, FILENAME, token=TOKEN, endpoint=server.base)
+    server.behaviour.token = "hf_rotated0123456789"  # revoked between the HEAD and the GET
+    with pytest.raises(DownloadError, match="refused access") as refused:
+        download(remote, tmp_path / "model.gguf", token=TOKEN, disk_margin=0)
+    assert TOKEN not in f"{refused.value} {refused.value!r} {refused.value.hint}"
+
+
 def test_server_ignoring_range_starts_over(server: HFServer, tmp_path: Path) -> None:
     target = tmp_path / "model.gguf"
     _part(target).write_bytes(DATA[:300_000])
     server.behaviour.ignore_range = True
-    download(server.url(), target, disk_margin=0)
+    fetch(server, target, disk_margin=0)
     assert target.read_bytes() == DATA
     assert _ranges(server) == ["bytes=300000-"]
 
@@ -223,14 +248,14 @@ def test_server_ignoring_range_starts_over(server: HFServer, tmp_path: Path) -> 
 def test_complete_part_is_verified_without_fetching(server: HFServer, tmp_path: Path) -> None:
     target = tmp_path / "model.gguf"
     _part(target).write_bytes(DATA)
-    download(server.url(), target, disk_margin=0)
+    fetch(server, target, disk_margin=0)
     assert target.read_bytes() == DATA and server.gets() == []
 
 
 def test_stale_part_from_another_file_is_discarded(server: HFServer, tmp_path: Path) -> None:
     target = tmp_path / "model.gguf"
     _part(target).write_bytes(b"x" * (len(DATA) + 5))
-    download(server.url(), target, disk_margin=0)
+    fetch(server, target, disk_margin=0)
     assert target.read_bytes() == DATA
 
 
@@ -248,9 +273,9 @@ def test_safe_target_keeps_last_segment(tmp_path: Path) -> None:
 def test_catalog_size_mismatch_fails_before_download(server: HFServer, tmp_path: Path) -> None:
     target = tmp_path / "model.gguf"
     with pytest.raises(DownloadError, match="catalog expects"):
-        download(server.url(), target, expected_size=len(DATA) + 1)
+        fetch(server, target, expected_size=len(DATA) + 1)
     with pytest.raises(DownloadError, match="different checksum"):
-        download(server.url(), target, expected_sha256="0" * 64)
+        fetch(server, target, expected_sha256="0" * 64)
     assert list(tmp_path.iterdir()) == [] and server.gets() == []
 
 
@@ -266,7 +291,7 @@ def test_redirect_to_other_origin_drops_token(
 ) -> None:
     server.behaviour.token = TOKEN
     server.behaviour.redirect_to = other_server.base
-    remote = head(server.url(), token=TOKEN)
+    remote = file_metadata(REPO, FILENAME, token=TOKEN, endpoint=server.base)
     assert remote.url.startswith(other_server.base + "/cdn/")
     assert (remote.size, remote.sha256, remote.commit) == (len(DATA), SHA, COMMIT)
 
@@ -287,8 +312,8 @@ def test_cancel_keeps_part_and_a_later_call_completes(server: HFServer, tmp_path
             cancel.set()
 
     with pytest.raises(DownloadCancelled):
-        download(
-            server.url(),
+        fetch(
+            server,
             target,
             cancel=cancel,
             progress=on_progress,
@@ -299,26 +324,6 @@ def test_cancel_keeps_part_and_a_later_call_completes(server: HFServer, tmp_path
     assert 0 < kept < len(DATA) and not target.exists()
 
     server.behaviour.throttle = None
-    download(server.url(), target, disk_margin=0)
+    fetch(server, target, disk_margin=0)
     assert target.read_bytes() == DATA
     assert _ranges(server)[-1] == f"bytes={kept}-"
-
-
-def test_unreachable_host_says_check_connection(tmp_path: Path) -> None:
-    with HFServer(DATA) as srv:
-        url = srv.url()
-    with pytest.raises(DownloadError, match=r"Could not reach 127\.0\.0\.1") as info:
-        head(url, timeout=2)
-    assert "connection" in info.value.hint
-
-
-def test_missing_file_is_not_found(server: HFServer) -> None:
-    with pytest.raises(DownloadError, match="not found"):
-        head(server.url("nope.gguf"))
-
-
-def test_repr_of_remote_has_no_token(server: HFServer) -> None:
-    server.behaviour.token = TOKEN
-    remote = head(server.url(), token=TOKEN)
-    assert TOKEN not in repr(remote)
-    assert REPO in remote.url and FILENAME in remote.url

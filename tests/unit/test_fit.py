@@ -59,6 +59,19 @@ def test_catalog_has_every_variant_with_files_and_capabilities() -> None:
         find_model("gemma-9")
 
 
+def test_catalog_file_names_are_unique() -> None:
+    """Downloads are saved by file name: one name must always mean one repo's file."""
+    repos: dict[str, set[str]] = {}
+    for model in load_catalog():
+        for f in model.files:
+            for name in (f.file, f.mmproj_file):
+                if name:
+                    repos.setdefault(name, set()).add(f.repo)
+    assert {name: r for name, r in repos.items() if len(r) > 1} == {}
+    assert all(any(q in {f.quant for f in m.files} for q in ("Q8_0",))
+               for m in load_catalog() if m.rung != "starter")
+
+
 @dataclass(frozen=True)
 class FakeGPU:
     name: str

@@ -387,3 +387,50 @@ def test_two_threads_share_one_registry(
 def test_entry_round_trip(tmp_path: Path) -> None:
     entry = ModelEntry(id="x", display_name="X", path=tmp_path / "x.gguf", context_length=8)
     assert ModelEntry.from_json(entry.to_json(tmp_path), tmp_path) == entry
+
+
+# -- vision projectors ------------------------------------------------------------------------
+
+
+def test_a_projector_is_paired_with_its_model_and_survives_a_restart(
+    registry: ModelRegistry, paths: AppPaths, report: Path
+) -> None:
+    model = write_gguf(paths.models / "gemma-4-E4B-it-Q4_K_M.gguf")
+    projector = write_gguf(paths.models / "mmproj-gemma-4-E4B-it-Q8_0.gguf", arch="clip")
+    entry = registry.add_local(model, mmproj=projector)
+    assert entry.mmproj == projector.resolve()
+    stored = json.loads(registry.registry_file.read_text("utf-8"))["models"]
+    assert [m["mmproj"] for m in stored] == ["mmproj-gemma-4-E4B-it-Q8_0.gguf"]  # relative
+    again = ModelRegistry(paths).get(entry.id)
+    assert again is not None and again.mmproj == projector.resolve()
+    # Only the model is listed: the projector cannot be chatted with.
+    assert [e.path.name for e in ModelRegistry(paths).list()] == [model.name]
+    plain = registry.add_local(report)
+    assert plain.mmproj is None
+
+
+def test_a_projector_cannot_be_added_as_a_model(registry: ModelRegistry, tmp_path: Path) -> None:
+    projector = write_gguf(tmp_path / "vision.gguf", arch="clip")
+    with pytest.raises(ModelFileError, match="vision projector, not a chat model") as info:
+        registry.add_local(projector)
+    assert "main GGUF" in info.value.hint
+    assert registry.list() == []
+
+
+def test_a_model_given_as_projector_is_refused(
+    registry: ModelRegistry, tmp_path: Path, report: Path
+) -> None:
+    other = write_gguf(tmp_path / "other.gguf")
+    with pytest.raises(ModelFileError, match="not a vision projector"):
+        registry.add_local(report, mmproj=other)
+    assert registry.list() == []
+
+
+def test_adding_a_projector_later_updates_the_entry(
+    registry: ModelRegistry, tmp_path: Path, report: Path
+) -> None:
+    first = registry.add_local(report)
+    projector = write_gguf(tmp_path / "mmproj-F16.gguf", arch="clip")
+    second = registry.add_local(report, mmproj=projector)
+    assert second.id == first.id and second.mmproj == projector.resolve()
+    assert len(registry.list()) == 1
