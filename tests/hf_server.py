@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -264,3 +266,12 @@ def _handler_for(server: HFServer) -> type[BaseHTTPRequestHandler]:
                 pass  # The client went away (cancelled or killed).
 
     return Handler
+
+
+@contextlib.contextmanager
+def serving(data: bytes) -> Iterator[HFServer]:
+    """A server for one test, checked afterwards to have joined every thread it started."""
+    before = set(threading.enumerate())
+    with HFServer(data) as server:
+        yield server
+    assert set(threading.enumerate()) <= before, "the test server leaked a thread"

@@ -227,7 +227,7 @@ class ModelRegistry:
             state = self._load()
             state.entries = [e for e in state.entries if e.id != STARTER_ID]
             # The scan may have registered the file under its own name before we got here.
-            state.entries = [e for e in state.entries if _path_key(e.path) != _path_key(target)]
+            state.entries = [e for e in state.entries if path_key(e.path) != path_key(target)]
             entry = _starter_entry(info)
             state.entries.insert(0, entry)
             self._save(state)
@@ -316,10 +316,10 @@ class ModelRegistry:
             )
         except OSError:
             return False
-        known = {_path_key(e.path) for e in state.entries}
+        known = {path_key(e.path) for e in state.entries}
         added = False
         for candidate in candidates:
-            if _path_key(candidate) in known:
+            if path_key(candidate) in known:
                 continue
             stat = candidate.stat()
             key = (str(candidate), stat.st_size, stat.st_mtime_ns)
@@ -524,14 +524,15 @@ def _unique_slug(stem: str, taken: set[str]) -> str:
     return slug
 
 
-def _path_key(path: Path) -> str:
+def path_key(path: Path) -> str:
+    """One spelling per file, so the same file found two ways compares equal."""
     # Case-insensitive file systems (Windows, macOS) see one file under two spellings.
     return os.path.normcase(str(path.resolve()))
 
 
 def _find_path(entries: builtins.list[ModelEntry], path: Path) -> ModelEntry | None:
-    key = _path_key(path)
-    return next((e for e in entries if _path_key(e.path) == key), None)
+    key = path_key(path)
+    return next((e for e in entries if path_key(e.path) == key), None)
 
 
 def _stored_path(path: Path, models_dir: Path) -> str:

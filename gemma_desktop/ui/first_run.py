@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -34,13 +34,13 @@ from gemma_desktop.core.discover import (
 from gemma_desktop.core.download import Progress
 from gemma_desktop.core.fit import Recommendation
 from gemma_desktop.ui.download_manager import DownloadManager, download_key
-from gemma_desktop.ui.hardware_dialog import check_machine
+from gemma_desktop.ui.hardware_dialog import CheckFn, check_machine
 from gemma_desktop.ui.hardware_view import HardwareView
+from gemma_desktop.ui.plain_label import plain_label
 from gemma_desktop.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
 SOURCE_NAMES = {HF_CACHE: "the Hugging Face cache", LM_STUDIO: "LM Studio"}
-CheckFn = Callable[[Path], tuple[Any, Any, Any]]
 PAGES = ("check", "download", "ready")
 PERMILLE = 1000  # the bar counts in thousandths: byte counts overflow its int range
 
@@ -75,11 +75,7 @@ def progress_text(progress: Progress) -> str:
     return " · ".join(parts)
 
 
-def _label(text: str, name: str, wrap: bool = True) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
-    label.setWordWrap(wrap)
-    return label
+_label = partial(plain_label, wrap=True)
 
 
 class ChoiceButton(QPushButton):

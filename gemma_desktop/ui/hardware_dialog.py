@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from PySide6.QtWidgets import (
 
 from gemma_desktop.ui.hardware_view import HardwareView
 from gemma_desktop.ui.workers import TaskRunner
+
+# What the wizard and the model library call to look at this computer (tests pass their own).
+CheckFn = Callable[[Path], tuple[Any, Any, Any]]
 
 
 def check_machine(models_dir: Path) -> tuple[Any, Any, Any]:

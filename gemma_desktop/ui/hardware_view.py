@@ -29,6 +29,7 @@ from gemma_desktop.core.fit import (
     largest_context,
 )
 from gemma_desktop.ui.flow_layout import FlowLayout
+from gemma_desktop.ui.plain_label import plain_label
 from gemma_desktop.ui.theme import DARK, LIGHT, Colors
 
 GEMMA4_RUNGS = ("edge", "throughput", "logic")
@@ -124,7 +125,8 @@ def build_rows_data(
     return rows
 
 
-def _gib(value: int) -> str:
+def gib(value: int) -> str:
+    """Bytes as GiB with one decimal, without the unit: "21.2"."""
     return f"{value / GIB:.1f}"
 
 
@@ -218,10 +220,10 @@ class FitBar(QWidget):
         if self._fit is None:
             return ""
         sizes = _segment_bytes(self._fit)
-        lines = [f"{label}: {_gib(sizes[key])} GiB" for key, label in SEGMENTS if sizes[key]]
-        lines.append(f"Total: {_gib(self._fit.total_bytes)} GiB")
+        lines = [f"{label}: {gib(sizes[key])} GiB" for key, label in SEGMENTS if sizes[key]]
+        lines.append(f"Total: {gib(self._fit.total_bytes)} GiB")
         if self._fit.budget_bytes is not None:
-            lines.append(f"Available for models: {_gib(self._fit.budget_bytes)} GiB")
+            lines.append(f"Available for models: {gib(self._fit.budget_bytes)} GiB")
         return "\n".join(lines)
 
     def paintEvent(self, _event: Any) -> None:
@@ -299,14 +301,6 @@ class LegendSwatch(QWidget):
         painter.end()
 
 
-def _label(text: str, name: str, *, wrap: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
-    label.setWordWrap(wrap)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    return label
-
-
 class FitRow(QFrame):
     """One model: name, quant and context, the fit bar and the numbers; the pick gets a reason.
 
@@ -329,8 +323,8 @@ class FitRow(QFrame):
         layout.setSpacing(6)
         top = QHBoxLayout()
         top.setSpacing(8)
-        top.addWidget(_label(data.name, "FitRowName"))
-        self.detail = _label(f"{data.quant} · {context_label(data.n_ctx)}", "FitRowDetail")
+        top.addWidget(plain_label(data.name, "FitRowName"))
+        self.detail = plain_label(f"{data.quant} · {context_label(data.n_ctx)}", "FitRowDetail")
         top.addWidget(self.detail)
         top.addStretch(1)
         if data.recommended:
@@ -339,13 +333,13 @@ class FitRow(QFrame):
             badge, kind = "Does not fit", "nofit"
         else:
             badge, kind = "Fits", "fits"
-        self.badge = _label(badge, "FitBadge")
+        self.badge = plain_label(badge, "FitBadge")
         self.badge.setProperty("kind", kind)
         top.addWidget(self.badge)
-        numbers = f"{_gib(fit.total_bytes)} GiB"
+        numbers = f"{gib(fit.total_bytes)} GiB"
         if fit.budget_bytes is not None:
-            numbers = f"{_gib(fit.total_bytes)} / {_gib(fit.budget_bytes)} GiB"
-        self.numbers = _label(numbers, "FitRowNumbers")
+            numbers = f"{gib(fit.total_bytes)} / {gib(fit.budget_bytes)} GiB"
+        self.numbers = plain_label(numbers, "FitRowNumbers")
         top.addWidget(self.numbers)
         layout.addLayout(top)
 
@@ -357,18 +351,18 @@ class FitRow(QFrame):
         self.notes: list[QLabel] = []
         if data.recommended:
             if data.reason:
-                self.reason = _label(data.reason, "FitReason", wrap=True)
+                self.reason = plain_label(data.reason, "FitReason", wrap=True)
                 layout.addWidget(self.reason)
             if fit.mmproj_bytes:
                 # The recommendation's sentence leaves the projector out; the bar counts it.
                 note = (
-                    f"The bar also counts the {_gib(fit.mmproj_bytes)} GiB vision projector "
-                    f"that image input needs: {_gib(fit.total_bytes)} GiB in all."
+                    f"The bar also counts the {gib(fit.mmproj_bytes)} GiB vision projector "
+                    f"that image input needs: {gib(fit.total_bytes)} GiB in all."
                 )
-                self.notes.append(_label(note, "FitNote", wrap=True))
+                self.notes.append(plain_label(note, "FitNote", wrap=True))
                 layout.addWidget(self.notes[-1])
             for note in fit.notes:
-                self.notes.append(_label(note, "FitNote", wrap=True))
+                self.notes.append(plain_label(note, "FitNote", wrap=True))
                 layout.addWidget(self.notes[-1])
         elif fit.notes:
             self.setToolTip("\n".join(fit.notes))
@@ -380,8 +374,8 @@ class FitRow(QFrame):
             )
         else:
             self.summary_text = (
-                f"{data.label}, {context_label(data.n_ctx)}: needs {_gib(fit.total_bytes)} GiB "
-                f"of {_gib(fit.budget_bytes)} GiB available, {verdict}"
+                f"{data.label}, {context_label(data.n_ctx)}: needs {gib(fit.total_bytes)} GiB "
+                f"of {gib(fit.budget_bytes)} GiB available, {verdict}"
             )
         if data.recommended:
             self.summary_text += " (recommended)"
@@ -395,7 +389,7 @@ def _machine_lines(hardware: Any) -> list[tuple[str, str]]:
     if hardware.logical_cores and hardware.logical_cores != hardware.physical_cores:
         cores += f", {hardware.logical_cores} threads"
     cpu = f"{hardware.cpu_name or 'Unknown processor'} · {cores}"
-    memory = f"{_gib(hardware.total_ram)} GiB total · {_gib(hardware.available_ram)} GiB available"
+    memory = f"{gib(hardware.total_ram)} GiB total · {gib(hardware.available_ram)} GiB available"
     if not hardware.gpus:
         gpu = "No GPU: models run on the CPU"
     else:
@@ -404,13 +398,13 @@ def _machine_lines(hardware: Any) -> list[tuple[str, str]]:
             if g.unified:
                 parts.append(f"{g.name} (shares system memory)")
             elif g.total_bytes:
-                parts.append(f"{g.name} ({_gib(g.total_bytes)} GiB)")
+                parts.append(f"{g.name} ({gib(g.total_bytes)} GiB)")
             else:
                 parts.append(g.name)
         gpu = ", ".join(parts)
         if not hardware.gpu_offload:
             gpu += ": not used, models run on the CPU"
-    disk = "Not known" if hardware.disk_free is None else f"{_gib(hardware.disk_free)} GiB free"
+    disk = "Not known" if hardware.disk_free is None else f"{gib(hardware.disk_free)} GiB free"
     return [("Processor", cpu), ("Memory", memory), ("Graphics", gpu), ("Disk", disk)]
 
 
@@ -432,7 +426,7 @@ class HardwareView(QWidget):
         waiting = QWidget()
         column = QVBoxLayout(waiting)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(_label("Checking this computer…", "FitSectionHint"))
+        column.addWidget(plain_label("Checking this computer…", "FitSectionHint"))
         column.addStretch(1)
         self._set_content(waiting)
 
@@ -451,17 +445,17 @@ class HardwareView(QWidget):
         column = QVBoxLayout(content)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(8)
-        column.addWidget(_label("This computer", "HardwareTitle"))
+        column.addWidget(plain_label("This computer", "HardwareTitle"))
         column.addWidget(self._summary(hardware))
         for note in hardware.notes:
             # The Graphics line already says there is no GPU; the probe's note would repeat it.
             if not hardware.gpus and note.lower().startswith("no gpu"):
                 continue
-            column.addWidget(_label(note, "HardwareNote", wrap=True))
+            column.addWidget(plain_label(note, "HardwareNote", wrap=True))
         column.addSpacing(12)
 
         data = build_rows_data(hardware, models, recommendation)
-        column.addWidget(_label("Gemma 4 models", "FitSectionTitle"))
+        column.addWidget(plain_label("Gemma 4 models", "FitSectionTitle"))
         budget = next((r.estimate.budget_bytes for r in data if r.estimate.budget_bytes), None)
         # One scale for every row, so the budget line sits at the same place in each.
         scale = max(
@@ -471,17 +465,17 @@ class HardwareView(QWidget):
         if budget is not None:
             where = "the vertical line" if overflows else "the full bar"
             hint = (
-                f"Memory each model needs at the context shown, against the {_gib(budget)} GiB "
+                f"Memory each model needs at the context shown, against the {gib(budget)} GiB "
                 f"this computer can give it ({where})."
             )
-            column.addWidget(_label(hint, "FitSectionHint", wrap=True))
+            column.addWidget(plain_label(hint, "FitSectionHint", wrap=True))
         self._rows = [FitRow(row, scale) for row in data]
         for row in self._rows:
             column.addWidget(row)
         self.nothing_fits = None
         if data and recommendation is None:
             text = TIGHT_FIT if any(r.estimate.fits for r in data) else NOTHING_FITS
-            self.nothing_fits = _label(text, "FitNothing", wrap=True)
+            self.nothing_fits = plain_label(text, "FitNothing", wrap=True)
             column.addWidget(self.nothing_fits)
         column.addLayout(self._legend(overflows))
         column.addStretch(1)
@@ -495,8 +489,8 @@ class HardwareView(QWidget):
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(4)
         for line, (heading, value) in enumerate(_machine_lines(hardware)):
-            grid.addWidget(_label(heading, "HardwareKey"), line, 0, Qt.AlignmentFlag.AlignTop)
-            shown = _label(value, "HardwareValue", wrap=True)
+            grid.addWidget(plain_label(heading, "HardwareKey"), line, 0, Qt.AlignmentFlag.AlignTop)
+            shown = plain_label(value, "HardwareValue", wrap=True)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(shown, line, 1)
         grid.setColumnStretch(1, 1)
@@ -514,7 +508,7 @@ class HardwareView(QWidget):
             line.setContentsMargins(0, 0, 0, 0)
             line.setSpacing(6)
             line.addWidget(LegendSwatch(key), 0, Qt.AlignmentFlag.AlignVCenter)
-            line.addWidget(_label(text, "FitLegendLabel"))
+            line.addWidget(plain_label(text, "FitLegendLabel"))
             legend.addWidget(item)
         return legend
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +40,18 @@ from gemma_desktop.core.discover import (
 )
 from gemma_desktop.core.download import Progress
 from gemma_desktop.core.errors import UserError
-from gemma_desktop.core.fit import COMFORT, GIB, FitEstimate, Recommendation, estimate
-from gemma_desktop.core.models import ModelEntry, ModelRegistry
+from gemma_desktop.core.fit import COMFORT, FitEstimate, Recommendation, estimate
+from gemma_desktop.core.models import ModelEntry, ModelRegistry, path_key
 from gemma_desktop.core.secrets import TokenStatus, TokenStore
 from gemma_desktop.ui.download_manager import DownloadManager, download_key
 from gemma_desktop.ui.first_run import PERMILLE, format_size, progress_text
-from gemma_desktop.ui.hardware_dialog import check_machine
+from gemma_desktop.ui.hardware_dialog import CheckFn, check_machine
+from gemma_desktop.ui.hardware_view import gib
+from gemma_desktop.ui.plain_label import plain_label
 from gemma_desktop.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
 
-CheckFn = Callable[[Path], tuple[Any, Any, Any]]
 LocationsFn = Callable[[], list[tuple[str, Path]]]
 
 GEMMA4_RUNGS = ("edge", "throughput", "logic")
@@ -120,11 +121,6 @@ class DiskState:
         return self.parts.get(step.name, 0)
 
 
-def path_key(path: Path) -> str:
-    """One spelling per file, so paths from the registry and from a scan compare equal."""
-    return os.path.normcase(str(Path(path).resolve()))
-
-
 def scan_models_dir(models_dir: Path, names: Sequence[str], registry: ModelRegistry) -> DiskState:
     """Sizes of finished and partial files for `names` (worker thread: stat and registry)."""
     # list() also adopts finished GGUFs dropped into models/, so this is the registry's view.
@@ -141,11 +137,6 @@ def scan_models_dir(models_dir: Path, names: Sequence[str], registry: ModelRegis
         with contextlib.suppress(OSError):
             parts[name] = target.with_name(name + ".part").stat().st_size
     return DiskState(complete, parts, frozenset(known))
-
-
-def add_model(registry: ModelRegistry, path: Path, mmproj: Path | None = None) -> ModelEntry:
-    """Register a model file, with its image part when there is one (worker thread)."""
-    return registry.add_local(path, mmproj=mmproj)
 
 
 def remove_files(paths: Sequence[Path]) -> None:
@@ -198,13 +189,7 @@ def check_hf_input(repo: str, filename: str) -> tuple[str, str, str, str]:
 # Small widget helpers
 
 
-def _label(text: str, name: str, *, wrap: bool = True) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
-    label.setWordWrap(wrap)
-    # Names of files and repositories come from outside: never read them as rich text.
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    return label
+_label = partial(plain_label, wrap=True)
 
 
 def _button(text: str, *, primary: bool = False, width: int = 96) -> QPushButton:
@@ -228,7 +213,7 @@ def _restyle(widget: QWidget, name: str, value: str) -> None:
 
 
 def _gib(value: int) -> str:
-    return f"{value / GIB:.1f} GiB"
+    return f"{gib(value)} GiB"
 
 
 # One download: its view and the flow behind it
@@ -493,7 +478,7 @@ class DownloadFlow(QObject):
         self.panel.use_button.setEnabled(False)
         self.panel.use_button.setText("Adding…")
         model, mmproj = self._paths()
-        self._runner.run(add_model, self._registry, model, mmproj,
+        self._runner.run(self._registry.add_local, model, mmproj=mmproj,
                          on_done=self._on_registered, on_error=self._on_register_failed)
 
     # Manager signals
@@ -545,7 +530,7 @@ class DownloadFlow(QObject):
     def _register(self) -> None:
         self._set_state("installing")
         model, mmproj = self._paths()
-        self._runner.run(add_model, self._registry, model, mmproj,
+        self._runner.run(self._registry.add_local, model, mmproj=mmproj,
                          on_done=self._on_registered, on_error=self._on_register_failed)
 
     def _on_registered(self, entry: ModelEntry) -> None:
@@ -1228,7 +1213,7 @@ class FoundList(QWidget):
     def _on_use(self, row: FoundRow) -> None:
         row.set_busy(True)
         self._runner.run(
-            add_model, self._registry, row.model.path,
+            self._registry.add_local, row.model.path,
             on_done=lambda entry: self._on_added(row, entry),
             on_error=lambda exc: self._on_add_failed(row, exc),
         )

@@ -254,3 +254,29 @@ def real_parts(basedir: Path, starter_model_path: Path) -> Any:
 def write_prefs(basedir: Path, **values: int) -> None:
     """Preferences the window reads at start (n_ctx, max_tokens)."""
     (basedir / "ui-preferences.json").write_text(json.dumps(values), "utf-8")
+
+
+@pytest.fixture
+def themed() -> Iterator[Callable[[bool], Any]]:
+    """A ThemeManager factory; the app's look is put back afterwards for other tests."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from gemma_desktop.ui.theme import ThemeManager
+
+    app = QApplication.instance()
+    saved = (app.styleSheet(), app.palette(), app.font(), app.style().name())
+    managers: list[Any] = []
+
+    def make(dark: bool) -> Any:
+        managers.append(ThemeManager(app, force_dark=dark))
+        return managers[-1]
+
+    yield make
+    for manager in managers:
+        manager.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.setStyleSheet(saved[0])
+    app.setPalette(saved[1])
+    app.setFont(saved[2])
+    app.setStyle(saved[3])

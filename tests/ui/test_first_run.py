@@ -4,45 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent
-from PySide6.QtWidgets import QApplication
 
 from gemma_desktop.core.catalog import ModelFile, load_catalog
 from gemma_desktop.core.download import Progress
 from gemma_desktop.core.fit import GIB, recommend
 from gemma_desktop.ui.download_manager import DownloadManager
 from gemma_desktop.ui.first_run import FirstRunWizard, format_eta, progress_text
-from gemma_desktop.ui.theme import ThemeManager
 from gemma_desktop.ui.workers import TaskRunner
 from tests.hf_server import FILENAME, REPO, HFServer, hub_online, make_data
+from tests.ui.test_hardware_view import FakeHardware
 
 
 @pytest.fixture(autouse=True)
 def _online(monkeypatch: pytest.MonkeyPatch) -> None:
     hub_online(monkeypatch)  # the downloads ask the local server through huggingface_hub
-
-
-@dataclass(frozen=True)
-class FakeHardware:
-    """The Hardware fields the hardware view reads, with a chosen amount of free memory."""
-
-    available_ram: int
-    total_ram: int
-    os: str = "Linux"
-    arch: str = "x86_64"
-    cpu_name: str = "AMD Ryzen 7 7840U w/ Radeon 780M Graphics"
-    physical_cores: int = 8
-    logical_cores: int = 16
-    cpu_features: tuple[str, ...] = ("avx", "avx2", "fma", "f16c")
-    gpus: tuple[Any, ...] = ()
-    gpu_offload: bool = False
-    disk_free: int | None = 212 * GIB
-    notes: tuple[str, ...] = ()
 
 
 HARDWARE = FakeHardware(available_ram=12 * GIB, total_ram=16 * GIB)
@@ -359,27 +338,6 @@ def test_cancel_goes_back_and_keeps_the_part(qtbot: Any, tmp_path: Path, parts: 
         assert downloads.active() is None
         downloads.shutdown()
     assert (tmp_path / "models" / (FILENAME + ".part")).exists()
-
-
-@pytest.fixture
-def themed() -> Iterator[Callable[[bool], ThemeManager]]:
-    """A ThemeManager factory; the app's look is put back afterwards for other tests."""
-    app = QApplication.instance()
-    saved = (app.styleSheet(), app.palette(), app.font(), app.style().name())
-    managers: list[ThemeManager] = []
-
-    def make(dark: bool) -> ThemeManager:
-        managers.append(ThemeManager(app, force_dark=dark))
-        return managers[-1]
-
-    yield make
-    for manager in managers:
-        manager.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    app.setStyleSheet(saved[0])
-    app.setPalette(saved[1])
-    app.setFont(saved[2])
-    app.setStyle(saved[3])
 
 
 @pytest.mark.parametrize("dark", [False, True])

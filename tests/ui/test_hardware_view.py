@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent
-from PySide6.QtWidgets import QApplication
 
 from gemma_desktop.core.catalog import load_catalog
 from gemma_desktop.core.fit import GIB, estimate, recommend
@@ -18,7 +15,6 @@ from gemma_desktop.ui.hardware_view import (
     HardwareView,
     build_rows_data,
 )
-from gemma_desktop.ui.theme import ThemeManager
 
 GEMMA4 = ["gemma-4-e2b", "gemma-4-e4b", "gemma-4-26b-a4b", "gemma-4-31b"]
 
@@ -55,27 +51,6 @@ def _show(qtbot: Any, gib: float, **extra: Any) -> tuple[HardwareView, Any, Any]
 def _fit_height(view: HardwareView, width: int = 760) -> None:
     """Size the view to its content at `width` (wrapped text makes height depend on width)."""
     view.resize(width, max(view.heightForWidth(width), view.sizeHint().height()))
-
-
-@pytest.fixture
-def themed() -> Iterator[Any]:
-    """A ThemeManager factory; the app's look is put back afterwards for other tests."""
-    app = QApplication.instance()
-    saved = (app.styleSheet(), app.palette(), app.font(), app.style().name())
-    managers: list[ThemeManager] = []
-
-    def make(dark: bool) -> ThemeManager:
-        managers.append(ThemeManager(app, force_dark=dark))
-        return managers[-1]
-
-    yield make
-    for manager in managers:
-        manager.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    app.setStyleSheet(saved[0])
-    app.setPalette(saved[1])
-    app.setFont(saved[2])
-    app.setStyle(saved[3])
 
 
 @pytest.mark.parametrize("gib", [6, 10, 24, 48])

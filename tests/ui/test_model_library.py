@@ -29,11 +29,10 @@ from gemma_desktop.ui.model_library import (
     ModelCard,
     ModelLibraryDialog,
 )
-from gemma_desktop.ui.theme import ThemeManager
 from gemma_desktop.ui.workers import TaskRunner
 from tests.hf_server import FILENAME, REPO, HFServer, hub_online
 from tests.tiny_gguf import write_gguf
-from tests.ui.test_first_run import FakeHardware
+from tests.ui.test_hardware_view import FakeHardware
 from tests.unit.test_secrets import BrokenKeyring, MemoryKeyring
 
 MMPROJ = "mmproj-gemma-test-Q8_0.gguf"
@@ -529,27 +528,6 @@ def test_nothing_found_says_where_it_looked(qtbot: Any, library: Library) -> Non
 
 
 # How it looks
-
-
-@pytest.fixture
-def themed() -> Iterator[Callable[[bool], ThemeManager]]:
-    """A ThemeManager factory; the app's look is put back afterwards for other tests."""
-    app = QApplication.instance()
-    saved = (app.styleSheet(), app.palette(), app.font(), app.style().name())
-    managers: list[ThemeManager] = []
-
-    def make(dark: bool) -> ThemeManager:
-        managers.append(ThemeManager(app, force_dark=dark))
-        return managers[-1]
-
-    yield make
-    for manager in managers:
-        manager.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    app.setStyleSheet(saved[0])
-    app.setPalette(saved[1])
-    app.setFont(saved[2])
-    app.setStyle(saved[3])
 
 
 @pytest.mark.parametrize("dark", [False, True])

@@ -21,7 +21,7 @@ from gemma_desktop.core.models import ModelRegistry
 from gemma_desktop.core.paths import resolve_paths
 from gemma_desktop.ui import model_library as library_module
 from tests.hf_server import FILENAME, REPO, HFServer, hub_online
-from tests.ui.test_first_run import FakeHardware
+from tests.ui.test_hardware_view import FakeHardware
 
 pytestmark = pytest.mark.model
 

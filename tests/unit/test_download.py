@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,23 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def _online(monkeypatch: pytest.MonkeyPatch) -> None:
-    hub_online(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[HFServer]:
-    """A fresh server per test, shut down (threads joined) afterwards."""
-    before = set(threading.enumerate())
-    with HFServer(DATA) as srv:
-        yield srv
-    assert set(threading.enumerate()) <= before, "the test server leaked a thread"
-
-
-@pytest.fixture
-def other_server() -> Iterator[HFServer]:
-    """A second origin (another port), standing in for the Hub's CDN."""
-    with HFServer(DATA) as srv:
-        yield srv
+    hub_online(monkeypatch)  # the server and other_server fixtures serve DATA (tests/unit/conftest)
 
 
 def _free(n: int) -> Any:

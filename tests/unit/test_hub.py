@@ -8,8 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +34,7 @@ RESOLVE = f"/{REPO}/resolve/main/{FILENAME}"
 
 @pytest.fixture(autouse=True)
 def _online(monkeypatch: pytest.MonkeyPatch) -> None:
-    hub_online(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[HFServer]:
-    before = set(threading.enumerate())
-    with HFServer(DATA) as srv:
-        yield srv
-    assert set(threading.enumerate()) <= before, "the test server leaked a thread"
-
-
-@pytest.fixture
-def other_server() -> Iterator[HFServer]:
-    """A second origin (another port), standing in for the Hub's CDN."""
-    with HFServer(DATA) as srv:
-        yield srv
+    hub_online(monkeypatch)  # the server and other_server fixtures serve DATA (tests/unit/conftest)
 
 
 def _meta(server: HFServer, repo: str = REPO, filename: str = FILENAME,
